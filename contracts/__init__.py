@@ -1,0 +1,135 @@
+"""Contracts: the stable API bricks code against.
+
+Pydantic models for customers, consents, events, sends, outcomes and audiences; the ``Brick``
+base class; capability protocols; the error tree. This package depends on pydantic only and
+never imports the core (``hub``) or any brick (``plugins``): import-linter enforces it in CI.
+"""
+
+from contracts.audiences import Audience, AudienceMember, IdentityLink, LinkEvidence
+from contracts.brick import (
+    BRICK_NAME_PATTERN,
+    RESERVED_SETTING_NAMES,
+    Brick,
+    BrickContext,
+    BrickSettings,
+    HealthStatus,
+)
+from contracts.capabilities import (
+    CAPABILITY_PROTOCOLS,
+    AudienceSink,
+    Capability,
+    ContactPage,
+    ContactSink,
+    ContactSource,
+    EventPage,
+    EventSource,
+    IdentityLinkPage,
+    IdentityLinkSource,
+    Sender,
+    UpsertResult,
+    WebhookPayload,
+    WebhookReceiver,
+)
+from contracts.customers import Consent, Contact, ContactView, Identifier
+from contracts.errors import (
+    AuthFailed,
+    BrickError,
+    PayloadRejected,
+    Permanent,
+    RateLimited,
+    Retryable,
+    WebhookRejected,
+)
+from contracts.events import (
+    BUILTIN_EVENT_TYPES,
+    EVENT_TYPE_PATTERN,
+    CartAbandoned,
+    CustomerSignedUp,
+    CustomerUpdated,
+    EventEnvelope,
+    LineItem,
+    OrderPlaced,
+)
+from contracts.messages import SendError, SendRequest, SendResult, SendStatus
+from contracts.outcomes import CONSENT_REVOKING_OUTCOMES, Outcome, OutcomeType
+from contracts.reports import (
+    DecisionOutcome,
+    RuleUsage,
+    SendDecision,
+    SinkSummary,
+    SyncSummary,
+)
+from contracts.vocabulary import (
+    PII_FIELDS,
+    Channel,
+    ConsentStatus,
+    CustomerField,
+    IdentifierKind,
+    MessageKind,
+    Purpose,
+)
+
+__all__ = [
+    "BRICK_NAME_PATTERN",
+    "BUILTIN_EVENT_TYPES",
+    "CAPABILITY_PROTOCOLS",
+    "CONSENT_REVOKING_OUTCOMES",
+    "EVENT_TYPE_PATTERN",
+    "PII_FIELDS",
+    "RESERVED_SETTING_NAMES",
+    "Audience",
+    "AudienceMember",
+    "AudienceSink",
+    "AuthFailed",
+    "Brick",
+    "BrickContext",
+    "BrickError",
+    "BrickSettings",
+    "Capability",
+    "CartAbandoned",
+    "Channel",
+    "Consent",
+    "ConsentStatus",
+    "Contact",
+    "ContactPage",
+    "ContactSink",
+    "ContactSource",
+    "ContactView",
+    "CustomerField",
+    "CustomerSignedUp",
+    "CustomerUpdated",
+    "DecisionOutcome",
+    "EventEnvelope",
+    "EventPage",
+    "EventSource",
+    "HealthStatus",
+    "Identifier",
+    "IdentifierKind",
+    "IdentityLink",
+    "IdentityLinkPage",
+    "IdentityLinkSource",
+    "LineItem",
+    "LinkEvidence",
+    "MessageKind",
+    "OrderPlaced",
+    "Outcome",
+    "OutcomeType",
+    "PayloadRejected",
+    "Permanent",
+    "Purpose",
+    "RateLimited",
+    "Retryable",
+    "RuleUsage",
+    "SendDecision",
+    "SendError",
+    "SendRequest",
+    "SendResult",
+    "SendStatus",
+    "Sender",
+    "SinkSummary",
+    "SyncSummary",
+    "UpsertResult",
+    "WebhookPayload",
+    "WebhookReceiver",
+    "WebhookRejected",
+]

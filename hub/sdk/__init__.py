@@ -1,0 +1,19 @@
+"""Public helpers for bricks: the only part of the core a brick may import (with hub.testing).
+
+``hookimpl`` marks a brick module's hook implementations::
+
+    from hub.sdk import hookimpl
+
+    @hookimpl
+    def hub_register_bricks(register):
+        register(MyBrick)
+"""
+
+import pluggy
+
+#: Project name shared by hookspecs and hookimpls; pluggy matches them on it.
+PROJECT_NAME = "hub"
+
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+__all__ = ["PROJECT_NAME", "hookimpl"]
