@@ -1,0 +1,146 @@
+"""``hub``: the root command, global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from hub import __version__
+from hub.cli import config_cmd, contacts_cmd, db_cmd, demo_cmd, keys_cmd, plugins_cmd
+from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
+from hub.config import ConfigError, find_config_path, load_settings
+from hub.identity.keys import KeyMaterialError
+from hub.logs import configure_logging, get_logger
+from hub.plugins import PluginError, PluginHost, build_plugin_host
+from hub.runtime import Runtime, open_runtime
+from hub.storage.db import DatabaseNotReady
+
+__all__ = ["State", "app", "main"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class State:
+    """What every command can reach through ``ctx.obj``."""
+
+    config: Path | None = None
+    host: PluginHost | None = None
+    _runtime: Runtime | None = field(default=None, repr=False)
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = open_runtime(find_config_path(self.config), host=self.host)
+            level = self._runtime.settings.logging
+            configure_logging(
+                level=level.level,
+                json_output=None if level.format == "auto" else level.format == "json",
+            )
+        return self._runtime
+
+
+app = typer.Typer(
+    name="hub",
+    help="Integration hub for best-of-breed marketing tools: pseudonymous ids, consent, "
+    "central pressure, pluggable bricks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # tracebacks with locals would print secrets
+    rich_markup_mode=None,
+)
+app.add_typer(plugins_cmd.app, name="plugins")
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(contacts_cmd.app, name="contacts")
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
+app.command("demo")(demo_cmd.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hub {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar="HUB_CONFIG",
+            help="Config file (default: config/hub.toml when present).",
+            dir_okay=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    state = ctx.ensure_object(State)
+    state.config = config
+
+
+def _preload_plugin_commands(argv: list[str]) -> PluginHost | None:
+    """Plugins may add commands, so load them before parsing; problems surface later."""
+    explicit = None
+    for flag in ("--config", "-c"):
+        if flag in argv[:-1]:
+            explicit = Path(argv[argv.index(flag) + 1])
+    try:
+        settings = load_settings(find_config_path(explicit))
+        host = build_plugin_host(blocked=settings.plugins.blocked)
+        host.register_commands(app)
+    except (ConfigError, PluginError):
+        return None
+    return host
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 invalid, 3 refused, 4 vendor failure)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    configure_logging()
+    host = _preload_plugin_commands(argv)
+    try:
+        result = app(
+            args=argv, prog_name="hub", standalone_mode=False, obj=State(host=host)
+        )
+    except click.exceptions.Abort:
+        stderr.print("aborted")
+        return 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        return EXIT_INVALID
+    except ConfigError as exc:
+        for problem in exc.problems:
+            stderr.print(f"config error: {problem}", markup=False)
+        return EXIT_INVALID
+    except KeyMaterialError as exc:
+        for path, message in exc.problems:
+            stderr.print(f"key error: {path}: {message}", markup=False)
+        stderr.print("the hub refuses to start without valid keys", markup=False)
+        return EXIT_INVALID
+    except (PluginError, DatabaseNotReady) as exc:
+        stderr.print(f"error: {exc}", markup=False)
+        return EXIT_INVALID
+    except CliError as exc:
+        stderr.print(f"error: {exc}", markup=False)
+        return exc.code
+    except Exception as exc:
+        # Logged through the redacting pipeline; the terminal gets no traceback (which could
+        # carry secrets or personal data in its locals or messages).
+        log.exception("internal error", error_type=type(exc).__name__)
+        stderr.print(f"internal error ({type(exc).__name__}); details are in the log")
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

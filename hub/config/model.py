@@ -1,0 +1,184 @@
+"""The shape of the central configuration, as pydantic-settings models.
+
+Every section forbids unknown keys so a typo is an error with its dotted path, not a silently
+ignored setting. Brick sections are the exception by design: their extra keys are the brick's
+own settings, validated later against the brick's ``Settings`` model (see ``hub.config.bricks``).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from contracts import BRICK_NAME_PATTERN, CustomerField, Purpose
+from hub.durations import Duration
+
+__all__ = [
+    "BrickSection",
+    "HubSettings",
+    "IdentitySettings",
+    "LoggingSettings",
+    "PluginsSettings",
+    "SecuritySettings",
+]
+
+_SECTION = ConfigDict(extra="forbid")
+
+
+class SecuritySettings(BaseModel):
+    """Key material. Missing or short keys stop the hub at start-up (see ``hub.identity.keys``)."""
+
+    model_config = _SECTION
+
+    pepper: SecretStr | None = Field(
+        default=None, description="Key of the HMAC digests identifiers are looked up by."
+    )
+    master_key: SecretStr | None = Field(
+        default=None, description="Wraps each customer's data key in the vault."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="Derives each brick's pseudonym key."
+    )
+
+
+class IdentitySettings(BaseModel):
+    model_config = _SECTION
+
+    default_region: str | None = Field(
+        default=None,
+        description="ISO 3166 region for phone numbers written without a country code, e.g. FR.",
+    )
+    link_ttl: Duration = Field(
+        default=timedelta(days=395),
+        description="How long an unverified identifier link (cookie) is kept: 13 months, as "
+        "cookie rules commonly require.",
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown region {value!r}: use an ISO 3166 code such as FR or US")
+        return region
+
+
+class LoggingSettings(BaseModel):
+    model_config = _SECTION
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a terminal, JSON lines otherwise."
+    )
+
+
+class PluginsSettings(BaseModel):
+    model_config = _SECTION
+
+    blocked: list[str] = Field(
+        default_factory=list,
+        description="Plugins (entry point names) never loaded, e.g. to switch a brick off "
+        "without uninstalling it.",
+    )
+
+
+class BrickSection(BaseModel):
+    """``[bricks.<name>]``: governance keys owned by the core + the brick's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool = True
+    allowed_fields: list[CustomerField] = Field(
+        default_factory=list,
+        description="Customer fields this brick may receive. Deny by default: empty means the "
+        "brick gets only its pseudonym.",
+    )
+    purposes: list[Purpose] | None = Field(
+        default=None, description="Restrict the purposes this brick is used for."
+    )
+    pseudonym_key: SecretStr | None = Field(
+        default=None, description="Override the derived pseudonym key (e.g. to keep ids stable "
+        "when migrating an existing integration)."
+    )
+
+    @field_validator("allowed_fields")
+    @classmethod
+    def _no_duplicates(cls, value: list[CustomerField]) -> list[CustomerField]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a field twice")
+        return value
+
+    def brick_settings(self) -> dict[str, Any]:
+        """The keys that belong to the brick's own ``Settings`` model."""
+        return dict(self.model_extra or {})
+
+
+class HubSettings(BaseSettings):
+    """The whole configuration. Build it with ``hub.config.load_settings``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HUB_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path(".hub"),
+        description="Where the embedded database and local files live (relative to the "
+        "working directory).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file <data_dir>/hub.db. PostgreSQL: "
+        "postgresql://user@host/db. May hold a password, so it is a secret.",
+    )
+    public_base_url: str | None = Field(
+        default=None, description="Where vendors reach the hub's webhooks, if exposed."
+    )
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
+    bricks: dict[str, BrickSection] = Field(default_factory=dict)
+
+    #: Where the file came from and which of its string values were written inline, so the
+    #: brick phase can refuse inline secrets in brick sections too.
+    _source_path: Path | None = PrivateAttr(default=None)
+    _inline_strings: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @field_validator("bricks")
+    @classmethod
+    def _brick_names(cls, value: dict[str, BrickSection]) -> dict[str, BrickSection]:
+        for name in value:
+            if not BRICK_NAME_PATTERN.fullmatch(name):
+                raise ValueError(f"{name!r} is not a valid brick name (lower snake case)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs (already checked for inline secrets and with
+        # secret references resolved); the environment wins over it.
+        return (env_settings, init_settings)
+
+    @property
+    def source_path(self) -> Path | None:
+        return self._source_path
+
+    @property
+    def inline_strings(self) -> frozenset[str]:
+        return self._inline_strings

@@ -1,0 +1,55 @@
+"""Field minimisation: the only way customer data leaves the core towards a brick.
+
+A brick receives its own pseudonym plus the fields config allows it (deny by default),
+intersected with the fields it declares it uses. Each view built writes an egress audit row
+(brick, pseudonym, field names, purpose, request id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlmodel import Session
+
+from contracts import ContactView, CustomerField, Purpose
+from hub.audit import record_audit
+from hub.config import ConfiguredBrick
+from hub.identity.service import IdentityService
+
+__all__ = ["BrickNotEnabled", "build_view"]
+
+
+class BrickNotEnabled(Exception):
+    """Data was about to flow to a brick that is disabled or not configured."""
+
+
+def build_view(
+    session: Session,
+    identity: IdentityService,
+    brick: ConfiguredBrick,
+    customer_id: str,
+    *,
+    purpose: Purpose,
+    request_id: str,
+    only: Iterable[CustomerField] | None = None,
+) -> ContactView:
+    """The brick's view of the customer; ``only`` narrows it further (e.g. to one channel)."""
+    if not brick.enabled:
+        raise BrickNotEnabled(f"brick {brick.name!r} is {brick.status}: no data may flow to it")
+    if purpose not in brick.purposes:
+        raise BrickNotEnabled(f"brick {brick.name!r} is not configured for {purpose.value}")
+    pseudonym = identity.pseudonym_for(session, brick.name, customer_id)
+    fields = brick.allowed_fields if only is None else brick.allowed_fields & set(only)
+    profile = identity.read_profile(session, customer_id, fields)
+    view = ContactView(pseudonym=pseudonym, **{f.value: v for f, v in profile.items()})
+    record_audit(
+        session,
+        action="egress",
+        customer_id=customer_id,
+        brick=brick.name,
+        pseudonym=pseudonym,
+        fields=[f.value for f in view.fields_present()],
+        purpose=purpose.value,
+        request_id=request_id,
+    )
+    return view

@@ -1,0 +1,1 @@
+"""Identity resolution: turning natural identifiers into stable, comparable values."""

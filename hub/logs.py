@@ -1,0 +1,317 @@
+"""Logging for the hub: one structlog pipeline that scrubs secrets and personal data.
+
+The hub moves contacts (emails, phone numbers, push tokens) between third-party tools with API
+keys and database DSNs in its configuration, so a careless ``log.info(...)`` is a data leak.
+Rather than trusting every call site, every record - ours *and* those of third-party libraries
+that use stdlib :mod:`logging` - passes through :func:`redact` just before it is rendered.
+
+Redaction fails closed: when a rule is unsure, it over-redacts. A log line missing a detail is
+an inconvenience; a log line holding a customer's phone number is an incident.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import sys
+import threading
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+__all__ = [
+    "build_processors",
+    "configure_logging",
+    "forget_secrets",
+    "get_logger",
+    "redact",
+    "register_secret",
+]
+
+REDACTED = "[redacted]"
+PII = "[pii]"
+SECRET = "[secret]"  # noqa: S105 - a marker, not a password
+EMAIL = "[email]"
+PHONE = "[phone]"
+
+# Matched against the whole normalised key or its last ``_``-separated words, so that
+# ``brevo_api_key``, ``X-Api-Key`` and ``apiKey`` are caught while ``zip`` or ``skip`` are not.
+_SECRET_NAMES = frozenset({
+    "password", "passwd", "pwd", "passphrase", "secret", "secret_key", "token", "api_key",
+    "apikey", "access_key", "authorization", "pepper", "master_key", "private_key", "credential",
+    "credentials", "cookie", "cookies", "signature", "dsn", "database_url",
+})  # fmt: skip
+_PII_NAMES = frozenset({
+    "email", "phone", "phone_number", "first_name", "last_name", "full_name", "push_token",
+    "address", "ip", "ip_address",
+})  # fmt: skip
+# structlog's ProcessorFormatter bookkeeping: must reach the formatter untouched.
+_PASSTHROUGH_KEYS = frozenset({"_record", "_from_structlog"})
+_MIN_SECRET_LENGTH = 6
+_MAX_DEPTH = 12
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
+_TRAILING_DIGITS_RE = re.compile(r"_?\d+$")  # x-hub-signature-256, email2
+
+# ``scheme://user:password@host``. The password runs to the *last* ``@`` of the token so an
+# unencoded ``@`` or ``/`` inside it cannot leak its tail; over-redacting a path is acceptable.
+# Userinfo without a password is redacted whole: it is usually a token (git, Sentry DSNs).
+_URL_USERINFO_RE = re.compile(
+    r"(?<![\w+.\-])(?P<scheme>[A-Za-z][\w+.\-]*://)(?P<user>[^\s:/?#@]*)(?::(?P<password>\S*))?@"
+)
+# Local part is the full RFC 5322 atext set (plus unicode word characters); the lookbehind
+# makes matching start only at the beginning of a run, which keeps it linear on long input.
+# Since ``'`` and ``=`` are atext, ``email='a@b.co'`` would be swallowed whole; a leading
+# ``key='`` is kept (group "lead") only when the same quote closes the address.
+_LOCAL = r"[\w!#$%&'*+/=?^`{|}~.\-]"
+_DOMAIN = r"[\w\-]++(?:\.[\w\-]++)+"
+_EMAIL_RE = re.compile(
+    rf"(?<!{_LOCAL})(?:(?P<lead>(?:[\w.\-]*=)?(?P<q>['`]))(?={_LOCAL}*+@{_DOMAIN}(?P=q)))?"
+    rf"{_LOCAL}++@{_DOMAIN}"
+)
+# A phone number is 9-15 digits, optionally led by ``+``, in groups split by one space, dot,
+# hyphen or parentheses. The group is atomic so a run that ends inside a word, id, time or
+# decimal is rejected whole instead of backtracking into a shorter, partial match: that is
+# what keeps ``2026-11-25 03:07:09``, UUIDs and hex ids intact. The digit count and the
+# decimal/IPv4 exclusions are checked in :func:`_mask_phone`.
+_PHONE_RE = re.compile(
+    r"""
+    (?<![\w+\-./#$%@])
+    (?>
+        \+?
+        (?:\(\d{1,5}\)|\d+)
+        (?: [ .\-\u00a0]?\(\d{1,5}\)
+          | (?<=\))\d+
+          | [ .\-\u00a0]\d+
+        )*
+    )
+    (?![\w+\-/:@%])
+    """,
+    re.VERBOSE,
+)
+_NOT_A_PHONE_RE = re.compile(r"\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}")  # decimals, IPv4
+
+_secrets_lock = threading.Lock()
+_secret_values: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
+
+
+def register_secret(value: str | bytes | None) -> None:
+    """Remember an exact secret so it is replaced by ``[secret]`` wherever it appears.
+
+    Key-name rules cannot catch a secret that ends up inside free text (an exception
+    message, a URL, a response body), so configuration loaders register every secret they
+    read. Values shorter than 6 characters are ignored: scrubbing ``"abc"`` from every line
+    would destroy the logs while protecting nothing worth protecting.
+    """
+    global _secret_re
+    if value is None:
+        return
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # cannot occur verbatim in a text log line
+    if len(value) < _MIN_SECRET_LENGTH:
+        return
+    with _secrets_lock:
+        # The URL-encoded form is what shows up in DSNs and query strings.
+        _secret_values.update({value, urllib.parse.quote(value, safe="")})
+        # Longest first, so a secret containing another one is replaced whole.
+        ordered = sorted(_secret_values, key=len, reverse=True)
+        _secret_re = re.compile("|".join(map(re.escape, ordered)))
+
+
+def forget_secrets() -> None:
+    """Drop every registered secret (tests need isolation between cases)."""
+    global _secret_re
+    with _secrets_lock:
+        _secret_values.clear()
+        _secret_re = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify_key(key: str) -> str | None:
+    """Return the marker replacing the value stored under *key*, or None to keep it."""
+    norm = _NON_ALNUM_RE.sub("_", _CAMEL_RE.sub("_", key).lower()).strip("_")
+    norm = _TRAILING_DIGITS_RE.sub("", norm)
+    # PII first: ``push_token`` is personal data, not one of our credentials.
+    for names, marker in ((_PII_NAMES, PII), (_SECRET_NAMES, REDACTED)):
+        if any(norm == name or norm.endswith("_" + name) for name in names):
+            return marker
+    return None
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    if match["password"] is None:
+        return f"{match['scheme']}{SECRET}@" if match["user"] else match[0]
+    return f"{match['scheme']}{match['user']}:{SECRET}@"
+
+
+def _mask_phone(match: re.Match[str]) -> str:
+    text = match[0]
+    digits = sum(char.isdigit() for char in text)
+    if not 9 <= digits <= 15 or _NOT_A_PHONE_RE.fullmatch(text):
+        return text
+    return PHONE
+
+
+def _scrub_text(text: str) -> str:
+    """Apply the free-text rules; secrets first so a secret that looks like an email or a
+    phone number is reported as a secret."""
+    pattern = _secret_re
+    if pattern is not None:
+        text = pattern.sub(SECRET, text)
+    if "://" in text:
+        text = _URL_USERINFO_RE.sub(_mask_userinfo, text)
+    if "@" in text:
+        text = _EMAIL_RE.sub(lambda match: (match["lead"] or "") + EMAIL, text)
+    return _PHONE_RE.sub(_mask_phone, text)
+
+
+def _scrub(value: Any, depth: int) -> Any:
+    """Scrub any value. Unknown objects become their scrubbed ``repr``, which is what the
+    renderers would print anyway - so a model or exception object cannot smuggle PII out."""
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= _MAX_DEPTH:
+        return "[too deep]"
+    if isinstance(value, Mapping):
+        return _scrub_mapping(value, depth + 1)
+    if isinstance(value, list | tuple):
+        items = [_scrub(item, depth + 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    if isinstance(value, set | frozenset):
+        return type(value)(_scrub(item, depth + 1) for item in value)
+    if isinstance(value, bytes | bytearray):
+        return _scrub_text(bytes(value).decode("utf-8", errors="replace"))
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    return _scrub_text(text)
+
+
+def _scrub_mapping(mapping: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
+    scrubbed: dict[Any, Any] = {}
+    for key, value in mapping.items():
+        if key in _PASSTHROUGH_KEYS:
+            scrubbed[key] = value
+            continue
+        marker = _classify_key(key) if isinstance(key, str) else None
+        new_key = _scrub_text(key) if isinstance(key, str) else key
+        if marker is not None and value is not None:
+            # None stays None: "token was missing" is useful and reveals nothing.
+            scrubbed[new_key] = marker
+        else:
+            scrubbed[new_key] = _scrub(value, depth)
+    return scrubbed
+
+
+def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    """structlog processor removing secrets and PII from *event_dict* (see module docs).
+
+    It must run after ``format_exc_info`` (tracebacks are text by then) and right before the
+    renderer, so no processor can add unscrubbed data after it. If scrubbing itself fails the
+    line is replaced rather than emitted raw: a logging bug must never become a leak.
+    """
+    try:
+        return _scrub_mapping(event_dict, 0)
+    except Exception as exc:
+        return {
+            "event": "log line dropped: redaction failed",
+            "error": type(exc).__name__,
+            "level": event_dict.get("level", method_name),
+            **{key: event_dict[key] for key in _PASSTHROUGH_KEYS if key in event_dict},
+        }
+
+
+def build_processors(json_output: bool, *, colors: bool = False) -> list[Processor]:
+    """The production chain, renderer last; exposed so tests exercise exactly this.
+
+    Order matters: exceptions and stacks are rendered to text *before* :func:`redact` so
+    traceback text is scrubbed too, and nothing but the renderer runs after it.
+    """
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json_output
+        else structlog.dev.ConsoleRenderer(colors=colors)
+    )
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.PositionalArgumentsFormatter(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        redact,
+        renderer,
+    ]
+
+
+def _is_tty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed stream
+        return False
+
+
+def configure_logging(
+    *, level: str = "info", json_output: bool | None = None, stream: TextIO | None = None
+) -> None:
+    """Route structlog and stdlib logging through :func:`build_processors` to *stream*.
+
+    ``json_output=None`` picks JSON for pipes and files (machines read those) and the
+    console renderer for a terminal. Calling it again replaces the configuration: every
+    handler on the root logger is removed, because a handler left behind would format
+    records without redaction. Loggers that do not propagate to the root (e.g. uvicorn's
+    default config) bypass this; run uvicorn with ``log_config=None``.
+    """
+    target = sys.stderr if stream is None else stream
+    numeric_level = logging.getLevelName(level.upper())
+    if not isinstance(numeric_level, int):
+        raise ValueError(f"unknown log level: {level!r}")
+    tty = _is_tty(target)
+    if json_output is None:
+        json_output = not tty
+    *pre_chain, renderer = build_processors(json_output, colors=tty and not json_output)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,  # skip the work for disabled levels
+            *pre_chain,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        context_class=dict,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=pre_chain,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(target)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(numeric_level)
+    logging.captureWarnings(True)  # warnings can quote data too
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    """Return a structlog logger named *name*, defaulting to the caller's module."""
+    if name is None:
+        name = sys._getframe(1).f_globals.get("__name__", "hub")
+    return structlog.stdlib.get_logger(name)

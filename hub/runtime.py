@@ -1,0 +1,131 @@
+"""Assemble the core from config: plugins, bricks, keys, database, identity.
+
+Every entry point (CLI, server, worker, tests) builds a ``Runtime`` the same way, so the checks
+that stop a misconfigured hub (bad config, unknown brick, short keys, stale schema) run
+everywhere, and in the same order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from contracts import Brick, BrickContext
+from hub.config import (
+    ConfigError,
+    ConfiguredBrick,
+    HubSettings,
+    configure_bricks,
+    load_settings,
+)
+from hub.identity.keys import KeyRing
+from hub.identity.service import IdentityService
+from hub.identity.vault import Vault
+from hub.logs import register_secret
+from hub.plugins import PluginHost, build_plugin_host
+from hub.storage.db import create_db_engine, normalise_url, require_current_schema
+
+__all__ = ["Runtime", "open_runtime"]
+
+
+@dataclass
+class Runtime:
+    settings: HubSettings
+    plugins: PluginHost
+    bricks: dict[str, ConfiguredBrick]
+    _instances: dict[str, Brick] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def keys(self) -> KeyRing:
+        """Raises ``KeyMaterialError`` when keys are missing or too short."""
+        return KeyRing.from_settings(self.settings)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.keys)
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        return IdentityService(
+            self.keys,
+            self.vault,
+            default_region=self.settings.identity.default_region,
+            link_ttl=self.settings.identity.link_ttl,
+        )
+
+    @property
+    def database_url(self) -> str:
+        url = self.settings.database_url
+        return normalise_url(url.get_secret_value() if url else "", self.settings.data_dir)
+
+    @cached_property
+    def engine(self) -> Engine:
+        return create_db_engine(self.database_url)
+
+    def ready_engine(self) -> Engine:
+        """The engine, after checking the schema is current (``DatabaseNotReady`` otherwise)."""
+        require_current_schema(self.engine)
+        return self.engine
+
+    def brick(self, name: str) -> Brick:
+        """The live instance of an enabled brick (built once per runtime)."""
+        configured = self.bricks.get(name)
+        if configured is None:
+            raise KeyError(f"no brick named {name!r} (installed: {', '.join(self.bricks)})")
+        if not configured.enabled or configured.settings is None:
+            raise KeyError(f"brick {name!r} is {configured.status}")
+        if name not in self._instances:
+            context = BrickContext(
+                name=name,
+                data_dir=Path(self.settings.data_dir),
+                public_base_url=self.settings.public_base_url,
+            )
+            self._instances[name] = configured.cls(configured.settings, context)
+        return self._instances[name]
+
+    async def aclose(self) -> None:
+        for instance in self._instances.values():
+            await instance.aclose()
+        self._instances.clear()
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+
+def _register_secrets(settings: HubSettings) -> None:
+    """Teach the log redactor every secret value, so it is scrubbed even inside free text."""
+    for secret in (
+        settings.database_url,
+        settings.security.pepper,
+        settings.security.master_key,
+        settings.security.pseudonym_key,
+    ):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    if "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]:
+        register_secret(url.split("://", 1)[-1].split("@", 1)[0].split(":", 1)[1])
+
+
+def open_runtime(
+    config_path: Path | None,
+    *,
+    settings: HubSettings | None = None,
+    host: PluginHost | None = None,
+) -> Runtime:
+    """Load config, plugins and bricks; raise ``ConfigError`` listing every problem."""
+    settings = settings or load_settings(config_path)
+    _register_secrets(settings)
+    host = host or build_plugin_host(blocked=settings.plugins.blocked)
+    bricks, problems = configure_bricks(settings, host.bricks(), host.blocked)
+    if problems:
+        raise ConfigError(problems)
+    for configured in bricks.values():
+        if configured.settings is None:
+            continue
+        for value in configured.settings.model_dump().values():
+            if hasattr(value, "get_secret_value"):
+                register_secret(value.get_secret_value())
+    return Runtime(settings=settings, plugins=host, bricks=bricks)

@@ -1,0 +1,1 @@
+"""Storage: sqlmodel tables, engines and Alembic migrations for SQLite and PostgreSQL."""
