@@ -58,11 +58,14 @@ _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _TRAILING_DIGITS_RE = re.compile(r"_?\d+$")  # x-hub-signature-256, email2
 
-# ``scheme://user:password@host``. The password runs to the *last* ``@`` of the token so an
-# unencoded ``@`` or ``/`` inside it cannot leak its tail; over-redacting a path is acceptable.
+# ``scheme://user:password@host``. The password runs to the *last* ``@`` of the URL so an
+# unencoded ``@`` or ``/`` in it cannot leak its tail (over-redacting a path is acceptable);
+# it stops at quotes and whitespace so a compact JSON body full of URLs stays linear.
 # Userinfo without a password is redacted whole: it is usually a token (git, Sentry DSNs).
+_URL_CHAR = r"[^\s\"'<>`@]"
 _URL_USERINFO_RE = re.compile(
-    r"(?<![\w+.\-])(?P<scheme>[A-Za-z][\w+.\-]*://)(?P<user>[^\s:/?#@]*)(?::(?P<password>\S*))?@"
+    rf"(?<![\w+.\-])(?P<scheme>[A-Za-z][\w+.\-]*://)(?P<user>[^\s:/?#@\"'<>`]*)"
+    rf"(?::(?P<password>{_URL_CHAR}*(?:@{_URL_CHAR}*)*))?@"
 )
 # Local part is the full RFC 5322 atext set (plus unicode word characters); the lookbehind
 # makes matching start only at the beginning of a run, which keeps it linear on long input.
@@ -75,21 +78,20 @@ _EMAIL_RE = re.compile(
     rf"{_LOCAL}++@{_DOMAIN}"
 )
 # A phone number is 9-15 digits, optionally led by ``+``, in groups split by one space, dot,
-# hyphen or parentheses. The group is atomic so a run that ends inside a word, id, time or
-# decimal is rejected whole instead of backtracking into a shorter, partial match: that is
-# what keeps ``2026-11-25 03:07:09``, UUIDs and hex ids intact. The digit count and the
-# decimal/IPv4 exclusions are checked in :func:`_mask_phone`.
+# hyphen or parentheses. It may neither start nor end next to a letter, digit or id
+# punctuation, so timestamps, UUIDs and hex ids never match mid-token; backtracking can only
+# shorten a run to a group boundary (``06 12 34 56 78 14:00`` still finds the phone). A match
+# starts only where a run of groups starts (or at ``+``), which keeps the scan linear. The
+# digit count and the decimal/IPv4 exclusions are checked in :func:`_mask_phone`.
 _PHONE_RE = re.compile(
     r"""
-    (?<![\w+\-./#$%@])
-    (?>
-        \+?
-        (?:\(\d{1,5}\)|\d+)
-        (?: [ .\-\u00a0]?\(\d{1,5}\)
-          | (?<=\))\d+
-          | [ .\-\u00a0]\d+
-        )*
-    )
+    (?<![\w+\-./#$%@)])
+    (?:\+|(?<![\d)][ .\-\u00a0]))
+    (?:\(\d{1,5}\)|\d+)
+    (?: [ .\-\u00a0]?\(\d{1,5}\)
+      | (?<=\))\d+
+      | [ .\-\u00a0]\d+
+    )*
     (?![\w+\-/:@%])
     """,
     re.VERBOSE,

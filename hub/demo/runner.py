@@ -14,6 +14,8 @@ from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import col, select
+
 from contracts import Channel, MessageKind
 from hub.cli.keys_cmd import write_key_files
 from hub.contacts.importer import ImportReport, import_contacts
@@ -74,7 +76,7 @@ def _plaintext_hits(runtime: Runtime, needles: list[str]) -> int:
 
 async def _sends(runtime: Runtime) -> list[dict[str, Any]]:
     with session_scope(runtime.ready_engine()) as session:
-        customers = [c.id for c in session.query(Customer).order_by(Customer.created_at)]
+        customers = list(session.exec(select(Customer.id).order_by(col(Customer.created_at))))
     rows = []
     plan = [
         (Channel.EMAIL, MessageKind.MARKETING, "welcome", "welcome-1"),

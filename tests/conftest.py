@@ -1,0 +1,82 @@
+"""Shared fixtures: every storage test runs on SQLite and, when configured, PostgreSQL.
+
+PostgreSQL tests read ``HUB_TEST_DATABASE_URL`` and skip when it is unset (``.ci/run`` sets
+it, so CI always runs them). Each test gets its own schema, dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from hub.cli.main import main
+from hub.storage.db import normalise_url
+from hub.testing import Installation, make_installation
+
+PG_URL_VARIABLE = "HUB_TEST_DATABASE_URL"
+OUTBOX = '[bricks.outbox]\nallowed_fields = ["email", "phone", "first_name", "locale"]\n'
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    base = os.environ.get(PG_URL_VARIABLE)
+    if not base:
+        pytest.skip(f"{PG_URL_VARIABLE} is not set")
+    url = normalise_url(base, Path("."))
+    schema = f"hubtest_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'hub.db'}"
+    else:
+        yield from _postgres_schema_url()
+
+
+@pytest.fixture
+def installation(tmp_path: Path, database_url: str) -> Installation:
+    """A migrated installation (both backends) with the outbox brick enabled."""
+    return make_installation(tmp_path / "hub", bricks=OUTBOX, database_url=database_url)
+
+
+@pytest.fixture
+def sqlite_installation(tmp_path: Path) -> Installation:
+    """The embedded default only, for tests about files on disk."""
+    return make_installation(tmp_path / "hub", bricks=OUTBOX)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+    """Run ``hub`` in-process, returning exit code, stdout and stderr."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -1,0 +1,144 @@
+"""Sending through the core: consent, minimised view, egress audit, observer hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from sqlmodel import select
+
+from contracts import (
+    Channel,
+    Consent,
+    ConsentStatus,
+    Contact,
+    Identifier,
+    IdentifierKind,
+    MessageKind,
+    Purpose,
+)
+from hub.contacts.apply import apply_contact
+from hub.egress import BrickNotEnabled, build_view
+from hub.runtime import open_runtime
+from hub.sdk import hookimpl
+from hub.sending import NoBrickForChannel, send_message
+from hub.storage.db import session_scope
+from hub.storage.models import AuditEntry
+from hub.storage.types import utcnow
+from hub.plugins import build_plugin_host
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    @hookimpl
+    def hub_send_decided(self, request, decision) -> None:  # noqa: ANN001
+        self.calls.append(("decided", decision.outcome.value))
+
+    @hookimpl
+    def hub_send_completed(self, brick, request, result) -> None:  # noqa: ANN001
+        self.calls.append(("completed", result.status.value))
+
+
+def _runtime(installation, recorder=None):  # noqa: ANN001, ANN202
+    extra = [("recorder", recorder)] if recorder else []
+    return open_runtime(installation.config, host=build_plugin_host(extra_plugins=extra))
+
+
+def _customer(runtime, email_consent: ConsentStatus | None) -> str:  # noqa: ANN001
+    consents = []
+    if email_consent:
+        consents.append(Consent(channel=Channel.EMAIL, status=email_consent, source="test",
+                                recorded_at=utcnow()))
+    contact = Contact(
+        identifiers=[Identifier(kind=IdentifierKind.EMAIL, value="ada@example.com"),
+                     Identifier(kind=IdentifierKind.PHONE, value="+33612345678")],
+        first_name="Ada", last_name="Lovelace", locale="fr-FR", consents=consents,
+    )
+    with session_scope(runtime.engine) as session:
+        return apply_contact(session, runtime.identity, contact, source="test").customer_id
+
+
+def _send(runtime, customer_id, channel=Channel.EMAIL, kind=MessageKind.MARKETING):  # noqa: ANN001, ANN202
+    return asyncio.run(send_message(runtime, customer_id=customer_id, channel=channel, kind=kind,
+                                    scenario="welcome", template="welcome-1",
+                                    variables={"n": 1}))
+
+
+def _outbox(installation) -> list[dict]:  # noqa: ANN001
+    path = installation.root / "data" / "outbox.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_marketing_with_consent_is_sent_with_a_minimised_view(installation):
+    recorder = Recorder()
+    runtime = _runtime(installation, recorder)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    outcome = _send(runtime, customer)
+    assert outcome.status == "sent"
+    [line] = _outbox(installation)
+    assert line["recipient"] == {
+        "pseudonym": runtime.keys.pseudonym("outbox", customer),
+        "email": "ada@example.com",  # the email channel's contact point only: no phone
+        "first_name": "Ada",  # allowed; last_name is not in allowed_fields
+        "locale": "fr-FR",
+    }
+    assert customer not in json.dumps(line)  # the hub id never leaves the core
+    assert recorder.calls == [("decided", "allowed"), ("completed", "accepted")]
+    with session_scope(runtime.engine) as session:
+        [audit] = session.exec(select(AuditEntry).where(AuditEntry.action == "egress")).all()
+    assert (audit.brick, audit.fields, audit.purpose) == ("outbox", "email,first_name,locale",
+                                                          "marketing")
+    assert audit.pseudonym == line["recipient"]["pseudonym"]
+    assert audit.request_id == line["request_id"]
+
+
+@pytest.mark.parametrize("consent", [None, ConsentStatus.DENIED])
+def test_marketing_without_consent_is_refused_and_nothing_leaves(installation, consent):
+    recorder = Recorder()
+    runtime = _runtime(installation, recorder)
+    customer = _customer(runtime, consent)
+    outcome = _send(runtime, customer)
+    assert outcome.status == "refused"
+    assert outcome.decision.rule == "consent"
+    assert _outbox(installation) == []
+    assert recorder.calls == [("decided", "denied")]
+    with session_scope(runtime.engine) as session:
+        assert session.exec(select(AuditEntry)).all() == []
+
+
+def test_transactional_needs_no_marketing_consent(installation):
+    runtime = _runtime(installation)
+    customer = _customer(runtime, ConsentStatus.DENIED)
+    assert _send(runtime, customer, Channel.SMS, MessageKind.TRANSACTIONAL).status == "sent"
+    [line] = _outbox(installation)
+    assert line["recipient"]["phone"] == "+33612345678"
+    assert "email" not in line["recipient"]
+
+
+def test_brick_rejection_is_reported_not_raised(tmp_path, database_url):
+    from hub.testing import make_installation
+
+    inst = make_installation(tmp_path / "h", database_url=database_url,
+                             bricks='[bricks.outbox]\nallowed_fields = ["first_name"]\n')
+    runtime = open_runtime(inst.config)
+    customer = _customer(runtime, None)
+    outcome = _send(runtime, customer, Channel.EMAIL, MessageKind.TRANSACTIONAL)
+    assert outcome.status == "failed"
+    assert outcome.result.error.code == "PayloadRejected"
+    assert "email" in outcome.result.error.message
+
+
+def test_disabled_brick_gets_nothing(tmp_path):
+    from hub.testing import make_installation
+
+    inst = make_installation(tmp_path / "h", bricks="[bricks.outbox]\nenabled = false\n")
+    runtime = open_runtime(inst.config)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    with pytest.raises(NoBrickForChannel):
+        _send(runtime, customer)
+    with session_scope(runtime.engine) as session, pytest.raises(BrickNotEnabled):
+        build_view(session, runtime.identity, runtime.bricks["outbox"], customer,
+                   purpose=Purpose.MARKETING, request_id="r1")
