@@ -30,8 +30,6 @@ def _run(*args: str | Path) -> int:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 11):
-        sys.exit("the hub needs Python 3.11 or newer")
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
@@ -46,6 +44,8 @@ def ensure_venv() -> None:
 
 
 def main(argv: list[str]) -> int:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs under any python3
+        sys.exit("the hub needs Python 3.11 or newer")
     command, rest = (argv[0], argv[1:]) if argv else ("demo", [])
     ensure_venv()
     if command == "demo":

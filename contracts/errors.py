@@ -8,7 +8,7 @@ what the core must *do* next, not by what went wrong at the vendor:
     │   └── RateLimited      try again after ``retry_after`` seconds (429, vendor reset headers)
     └── Permanent            never retry this input as it is
         ├── AuthFailed       credentials rejected: retrying cannot help, an operator must act
-        ├── PayloadRejected  the vendor refused this payload (400/422): dead-letter it with the reason
+        ├── PayloadRejected  the vendor refused this payload (400/422): dead-letter it, with reason
         └── WebhookRejected  an inbound webhook failed verification: answer 401, store nothing
 
 Messages must never carry secrets or personal data: they end up in logs and dead-letter rows.

@@ -60,7 +60,7 @@ class CustomerField(StrEnum):
     PHONE = "phone"
     FIRST_NAME = "first_name"
     LAST_NAME = "last_name"
-    PUSH_TOKEN = "push_token"
+    PUSH_TOKEN = "push_token"  # noqa: S105 - a field name, not a secret
     LOCALE = "locale"
     TIME_ZONE = "time_zone"
 

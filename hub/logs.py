@@ -58,35 +58,27 @@ _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _TRAILING_DIGITS_RE = re.compile(r"_?\d+$")  # x-hub-signature-256, email2
 
-# ``scheme://user:password@host``. The password runs to the *last* ``@`` of the URL so an
-# unencoded ``@`` or ``/`` in it cannot leak its tail (over-redacting a path is acceptable);
-# it stops at quotes and whitespace so a compact JSON body full of URLs stays linear.
-# Userinfo without a password is redacted whole: it is usually a token (git, Sentry DSNs).
-_URL_CHAR = r"[^\s\"'<>`@]"
-_URL_USERINFO_RE = re.compile(
-    rf"(?<![\w+.\-])(?P<scheme>[A-Za-z][\w+.\-]*://)(?P<user>[^\s:/?#@\"'<>`]*)"
-    rf"(?::(?P<password>{_URL_CHAR}*(?:@{_URL_CHAR}*)*))?@"
-)
-# Local part is the full RFC 5322 atext set (plus unicode word characters); the lookbehind
-# makes matching start only at the beginning of a run, which keeps it linear on long input.
-# Since ``'`` and ``=`` are atext, ``email='a@b.co'`` would be swallowed whole; a leading
-# ``key='`` is kept (group "lead") only when the same quote closes the address.
+# Whitespace/quote-delimited tokens containing ``://``; :func:`_mask_userinfo` does the rest.
+# Matching starts only at a token boundary, so the scan stays linear on hostile input.
+_URL_TOKEN_RE = re.compile(r"(?<![^\s\"'<>`])[^\s\"'<>`]*://[^\s\"'<>`]*")
+# Local part: the RFC 5322 atext set plus unicode word characters. The lookbehind makes a
+# match start only where a run starts, keeping the scan linear. ``%40`` is an URL-encoded
+# ``@`` (httpx logs ``GET /v3/contacts/alice%40example.com``). :func:`_mask_email` gives back
+# a leading ``key='`` or URL path that atext swallowed.
 _LOCAL = r"[\w!#$%&'*+/=?^`{|}~.\-]"
-_DOMAIN = r"[\w\-]++(?:\.[\w\-]++)+"
-_EMAIL_RE = re.compile(
-    rf"(?<!{_LOCAL})(?:(?P<lead>(?:[\w.\-]*=)?(?P<q>['`]))(?={_LOCAL}*+@{_DOMAIN}(?P=q)))?"
-    rf"{_LOCAL}++@{_DOMAIN}"
-)
-# A phone number is 9-15 digits, optionally led by ``+``, in groups split by one space, dot,
-# hyphen or parentheses. It may neither start nor end next to a letter, digit or id
-# punctuation, so timestamps, UUIDs and hex ids never match mid-token; backtracking can only
-# shorten a run to a group boundary (``06 12 34 56 78 14:00`` still finds the phone). A match
-# starts only where a run of groups starts (or at ``+``), which keeps the scan linear. The
+_EMAIL_RE = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+(?:@|%40)[\w\-]++(?:\.[\w\-]++)+")
+_QUOTE_LEAD_RE = re.compile(r"(?:[\w.\-]*=)?(['`])")
+# A phone number is 9-15 digits, led by an optional ``+`` (or ``%2B``), in groups split by
+# one space, dot, hyphen or parentheses. It may neither start nor end next to a letter, digit
+# or id punctuation, so timestamps, UUIDs, hex ids and ``/orders/123456789`` never match;
+# backtracking can only shorten a run to a group boundary (``06 12 34 56 78 14:00`` still
+# finds the phone). Starting only where a run of groups starts keeps the scan linear. The
 # digit count and the decimal/IPv4 exclusions are checked in :func:`_mask_phone`.
 _PHONE_RE = re.compile(
     r"""
-    (?<![\w+\-./#$%@)])
-    (?:\+|(?<![\d)][ .\-\u00a0]))
+    (?: (?<![\w%])%2[Bb]
+      | (?<![\w+\-./#$%@)]) (?:\+|(?<![\d)][ .\-\u00a0]))
+    )
     (?:\(\d{1,5}\)|\d+)
     (?: [ .\-\u00a0]?\(\d{1,5}\)
       | (?<=\))\d+
@@ -150,16 +142,45 @@ def _classify_key(key: str) -> str | None:
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
-    if match["password"] is None:
-        return f"{match['scheme']}{SECRET}@" if match["user"] else match[0]
-    return f"{match['scheme']}{match['user']}:{SECRET}@"
+    """Hide the password of ``scheme://user:password@host`` (or the whole userinfo when
+    there is no password: it is then usually a token, as in git remotes or Sentry DSNs).
+
+    The userinfo ends at the token's *last* ``@``, so an unencoded ``@`` or ``/`` in the
+    password cannot leak its tail; over-redacting a path is the accepted price.
+    """
+    token = match[0]
+    at = token.rfind("@")
+    sep = token.find("://")
+    while sep != -1 and sep + 3 <= at:
+        start = sep + 3
+        colon = token.find(":", start, at)
+        user = token[start : colon if colon != -1 else at]
+        if not any(char in user for char in "/?#"):  # else this "@" is in a path or query
+            if colon != -1:
+                return f"{token[:start]}{user}:{SECRET}{token[at:]}"
+            return f"{token[:start]}{SECRET}{token[at:]}" if user else token
+        sep = token.find("://", start)
+    return token
+
+
+def _mask_email(match: re.Match[str]) -> str:
+    text = match[0]
+    if text.startswith("//"):  # the local part swallowed an URL: keep the URL up to the address
+        at = text.find("@") if "@" in text else text.rfind("%40")
+        return text[: max(text.rfind(char, 0, at) for char in "/?&=") + 1] + EMAIL
+    lead = _QUOTE_LEAD_RE.match(text)
+    if lead and match.string.startswith(lead[1], match.end()):  # email='a@b.co'
+        return lead[0] + EMAIL
+    return EMAIL
 
 
 def _mask_phone(match: re.Match[str]) -> str:
     text = match[0]
+    if text[:3] in ("%2B", "%2b"):
+        text = "+" + text[3:]
     digits = sum(char.isdigit() for char in text)
     if not 9 <= digits <= 15 or _NOT_A_PHONE_RE.fullmatch(text):
-        return text
+        return match[0]
     return PHONE
 
 
@@ -169,10 +190,10 @@ def _scrub_text(text: str) -> str:
     pattern = _secret_re
     if pattern is not None:
         text = pattern.sub(SECRET, text)
-    if "://" in text:
-        text = _URL_USERINFO_RE.sub(_mask_userinfo, text)
-    if "@" in text:
-        text = _EMAIL_RE.sub(lambda match: (match["lead"] or "") + EMAIL, text)
+    if "@" in text and "://" in text:
+        text = _URL_TOKEN_RE.sub(_mask_userinfo, text)
+    if "@" in text or "%40" in text:
+        text = _EMAIL_RE.sub(_mask_email, text)
     return _PHONE_RE.sub(_mask_phone, text)
 
 

@@ -118,7 +118,9 @@ class PluginHost:
         types: dict[str, type[BaseModel]] = dict(BUILTIN_EVENT_TYPES)
         for impl in self.pm.hook.hub_register_event_types.get_hookimpls():
 
-            def register(name: str, model: type[BaseModel], _plugin: str = impl.plugin_name) -> None:
+            def register(
+                name: str, model: type[BaseModel], _plugin: str = impl.plugin_name
+            ) -> None:
                 if not EVENT_TYPE_PATTERN.fullmatch(name):
                     raise PluginError(
                         f"plugin {_plugin!r}: event type {name!r} must look like 'namespace.name'"

@@ -70,7 +70,7 @@ class CliResult:
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]):  # noqa: ANN201
+def run_cli(capsys: pytest.CaptureFixture[str]):
     """Run ``hub`` in-process, returning exit code, stdout and stderr."""
 
     def run(*args: str) -> CliResult:

@@ -20,7 +20,7 @@ alan@example.net,12,Alan,Turing,,,,
 """
 
 
-def _import(run_cli, installation, tmp_path, content=CSV, name="people.csv", *extra):  # noqa: ANN001
+def _import(run_cli, installation, tmp_path, content=CSV, name="people.csv", *extra):
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     return run_cli("--config", str(installation.config), "contacts", "import", str(path),

@@ -146,9 +146,8 @@ def test_profile_round_trips_through_the_vault(installation):
 def test_rejections_name_the_field_and_leave_nothing(installation, fields, field):
     runtime = installation.runtime()
     with session_scope(runtime.engine) as session:
-        with pytest.raises(ContactRejected) as caught:
-            with session.begin_nested():
-                apply_contact(session, runtime.identity, _contact(**fields), source="t")
+        with pytest.raises(ContactRejected) as caught, session.begin_nested():
+            apply_contact(session, runtime.identity, _contact(**fields), source="t")
         assert caught.value.field == field
         assert session.exec(select(Customer)).all() == []
 
@@ -168,7 +167,7 @@ def test_pseudonyms_are_stable_per_brick_and_differ_between_bricks(installation)
         assert len(session.exec(select(BrickPseudonym)).all()) == 2
 
 
-def _all_stored_text(engine) -> str:  # noqa: ANN001
+def _all_stored_text(engine) -> str:
     """Every value of every table, as text (bytes decoded leniently)."""
     chunks = []
     with engine.connect() as connection:

@@ -79,7 +79,7 @@ def test_pseudonyms_differ_per_brick_and_per_key(ring):
 
 def test_vault_round_trip_and_binding(ring):
     vault = Vault(ring)
-    data_key, wrapped = vault.new_data_key("cus_a")
+    data_key, _ = vault.new_data_key("cus_a")
     blob = vault.encrypt_field(data_key, "cus_a", "email", "ada@example.com")
     assert b"ada" not in blob
     assert vault.decrypt_field(data_key, "cus_a", "email", blob) == "ada@example.com"

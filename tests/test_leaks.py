@@ -17,7 +17,7 @@ PII = ["grace.hopper@example.org", "+33612345699", "Hopper", "612345699"]
 
 
 @pytest.fixture
-def seeded(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
+def seeded(tmp_path, monkeypatch):
     keys = {name: generate_key() for name in ("PEPPER", "MASTER_KEY", "PSEUDONYM_KEY")}
     inst = make_installation(
         tmp_path / "hub",
@@ -64,7 +64,7 @@ def test_internal_errors_print_no_traceback_and_log_it_redacted(seeded, run_cli,
     inst, secrets, csv = seeded
     run_cli("--config", str(inst.config), "db", "upgrade")
 
-    def explode(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def explode(*args, **kwargs):
         raise RuntimeError(f"boom for {PII[0]} with key {secrets[0]}")
 
     monkeypatch.setattr("hub.cli.contacts_cmd.import_contacts", explode)

@@ -20,13 +20,13 @@ from contracts import (
 )
 from hub.contacts.apply import apply_contact
 from hub.egress import BrickNotEnabled, build_view
+from hub.plugins import build_plugin_host
 from hub.runtime import open_runtime
 from hub.sdk import hookimpl
 from hub.sending import NoBrickForChannel, send_message
 from hub.storage.db import session_scope
 from hub.storage.models import AuditEntry
 from hub.storage.types import utcnow
-from hub.plugins import build_plugin_host
 
 
 class Recorder:
@@ -34,20 +34,20 @@ class Recorder:
         self.calls: list[tuple[str, object]] = []
 
     @hookimpl
-    def hub_send_decided(self, request, decision) -> None:  # noqa: ANN001
+    def hub_send_decided(self, request, decision) -> None:
         self.calls.append(("decided", decision.outcome.value))
 
     @hookimpl
-    def hub_send_completed(self, brick, request, result) -> None:  # noqa: ANN001
+    def hub_send_completed(self, brick, request, result) -> None:
         self.calls.append(("completed", result.status.value))
 
 
-def _runtime(installation, recorder=None):  # noqa: ANN001, ANN202
+def _runtime(installation, recorder=None):
     extra = [("recorder", recorder)] if recorder else []
     return open_runtime(installation.config, host=build_plugin_host(extra_plugins=extra))
 
 
-def _customer(runtime, email_consent: ConsentStatus | None) -> str:  # noqa: ANN001
+def _customer(runtime, email_consent: ConsentStatus | None) -> str:
     consents = []
     if email_consent:
         consents.append(Consent(channel=Channel.EMAIL, status=email_consent, source="test",
@@ -61,13 +61,13 @@ def _customer(runtime, email_consent: ConsentStatus | None) -> str:  # noqa: ANN
         return apply_contact(session, runtime.identity, contact, source="test").customer_id
 
 
-def _send(runtime, customer_id, channel=Channel.EMAIL, kind=MessageKind.MARKETING):  # noqa: ANN001, ANN202
+def _send(runtime, customer_id, channel=Channel.EMAIL, kind=MessageKind.MARKETING):
     return asyncio.run(send_message(runtime, customer_id=customer_id, channel=channel, kind=kind,
                                     scenario="welcome", template="welcome-1",
                                     variables={"n": 1}))
 
 
-def _outbox(installation) -> list[dict]:  # noqa: ANN001
+def _outbox(installation) -> list[dict]:
     path = installation.root / "data" / "outbox.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 

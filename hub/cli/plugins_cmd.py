@@ -18,7 +18,7 @@ def plugin_rows(ctx: typer.Context) -> list[dict[str, Any]]:
     host = runtime.plugins
     infos = {info.name: info for info in host.plugins()}
     rows: list[dict[str, Any]] = []
-    for name, configured in runtime.bricks.items():
+    for configured in runtime.bricks.values():
         info = infos[configured.plugin]
         rows.append(
             {

@@ -27,8 +27,9 @@ __all__ = [
     "string_leaf_paths",
 ]
 
+# An error message, not a secret (hence the noqa).
 INLINE_SECRET_MESSAGE = (
-    'inline secrets are not allowed: use {env = "VARIABLE"} or {file = "PATH"}, '
+    'inline secrets are not allowed: use {env = "VARIABLE"} or {file = "PATH"}, '  # noqa: S105
     "or set the HUB_ environment variable"
 )
 

@@ -46,7 +46,7 @@ class BrickConformance:
         cls = self.brick
         assert BRICK_NAME_PATTERN.fullmatch(cls.name), "name must be lower snake case"
         assert _SEMVER.match(cls.version), "version must be semantic (1.2.3)"
-        assert cls.description and len(cls.description) >= 10, "describe the brick"
+        assert len(cls.description or "") >= 10, "describe the brick in a sentence"
         assert cls.capabilities, "declare at least one capability"
         if Capability.SENDER in cls.capabilities:
             assert cls.channels, "a Sender must declare the channels it serves"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ def hub_plugin_host() -> PluginHost:
 
 
 @pytest.fixture
-def hub_installation(tmp_path: Path) -> Iterator[Installation]:
+def hub_installation(tmp_path: Path) -> Installation:
     """A migrated SQLite installation with fresh keys and the outbox brick enabled."""
-    yield make_installation(
+    return make_installation(
         tmp_path / "hub",
         bricks='[bricks.outbox]\nallowed_fields = ["email", "phone", "first_name"]\n',
     )
