@@ -7,59 +7,95 @@ a person agreed to, when and through which wording stays provable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from contracts import Channel, Consent, ConsentStatus, MessageKind, Purpose
-from hub.storage.models import ConsentEntry
+from hub.storage.models import ConsentEntry, table
+from hub.storage.types import utcnow
 
-__all__ = ["ConsentVerdict", "current_consents", "may_contact", "record_consents"]
+__all__ = [
+    "ConsentVerdict",
+    "current_consents",
+    "current_consents_many",
+    "may_contact",
+    "record_consents",
+    "record_consents_many",
+]
+
+_CHUNK = 900
+Key = tuple[Channel, Purpose]
 
 
-def current_consents(
-    session: Session, customer_id: str
-) -> dict[tuple[Channel, Purpose], ConsentEntry]:
-    """The latest record per (channel, purpose)."""
-    rows = session.exec(
-        select(ConsentEntry)
-        .where(ConsentEntry.customer_id == customer_id)
-        .order_by(col(ConsentEntry.recorded_at), col(ConsentEntry.id))
-    )
-    latest: dict[tuple[Channel, Purpose], ConsentEntry] = {}
-    for row in rows:
-        latest[(Channel(row.channel), Purpose(row.purpose))] = row
+def current_consents_many(
+    session: Session, customer_ids: Sequence[str]
+) -> dict[str, dict[Key, ConsentEntry]]:
+    """The latest record per (channel, purpose), for each customer."""
+    ids = sorted(set(customer_ids))
+    latest: dict[str, dict[Key, ConsentEntry]] = {c: {} for c in ids}
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.exec(
+            select(ConsentEntry)
+            .where(col(ConsentEntry.customer_id).in_(ids[start : start + _CHUNK]))
+            .order_by(col(ConsentEntry.recorded_at), col(ConsentEntry.id))
+        )
+        for row in rows:
+            latest[row.customer_id][(Channel(row.channel), Purpose(row.purpose))] = row
     return latest
 
 
-def record_consents(session: Session, customer_id: str, consents: Iterable[Consent]) -> int:
-    """Append the statements that change something; returns how many were appended.
+def current_consents(session: Session, customer_id: str) -> dict[Key, ConsentEntry]:
+    return current_consents_many(session, [customer_id])[customer_id]
+
+
+def record_consents_many(
+    session: Session, items: Sequence[tuple[str, Sequence[Consent]]]
+) -> list[int]:
+    """Append the statements that change something; returns how many were appended per item.
 
     A statement older than the current one for the same channel and purpose is kept for the
     history but does not become current (ordering is by ``recorded_at``).
     """
-    latest = current_consents(session, customer_id)
-    appended = 0
-    for consent in consents:
-        current = latest.get((consent.channel, consent.purpose))
-        if current is not None and current.status == consent.status.value:
-            continue
-        entry = ConsentEntry(
-            customer_id=customer_id,
-            channel=consent.channel.value,
-            purpose=consent.purpose.value,
-            status=consent.status.value,
-            source=consent.source,
-            wording_version=consent.wording_version,
-            recorded_at=consent.recorded_at,
-        )
-        session.add(entry)
-        if current is None or consent.recorded_at >= current.recorded_at:
-            latest[(consent.channel, consent.purpose)] = entry
-        appended += 1
-    session.flush()
-    return appended
+    now = utcnow()
+    stored = current_consents_many(session, [c for c, consents in items if consents])
+    latest: dict[str, dict[Key, tuple[str, datetime]]] = {
+        c: {k: (e.status, e.recorded_at) for k, e in by_key.items()} for c, by_key in stored.items()
+    }
+    rows: list[dict[str, object]] = []
+    counts = []
+    for customer_id, consents in items:
+        appended = 0
+        for consent in consents:
+            key = (consent.channel, consent.purpose)
+            current = latest[customer_id].get(key)
+            if current is not None and current[0] == consent.status.value:
+                continue
+            rows.append(
+                {
+                    "customer_id": customer_id,
+                    "channel": consent.channel.value,
+                    "purpose": consent.purpose.value,
+                    "status": consent.status.value,
+                    "source": consent.source,
+                    "wording_version": consent.wording_version,
+                    "recorded_at": consent.recorded_at,
+                    "stored_at": now,
+                }
+            )
+            if current is None or consent.recorded_at >= current[1]:
+                latest[customer_id][key] = (consent.status.value, consent.recorded_at)
+            appended += 1
+        counts.append(appended)
+    if rows:
+        session.execute(table(ConsentEntry).insert(), rows)
+    return counts
+
+
+def record_consents(session: Session, customer_id: str, consents: Sequence[Consent]) -> int:
+    return record_consents_many(session, [(customer_id, consents)])[0]
 
 
 @dataclass(frozen=True)

@@ -72,12 +72,13 @@ _QUOTE_LEAD_RE = re.compile(r"(?:[\w.\-]*=)?(['`])")
 # one space, dot, hyphen or parentheses. It may neither start nor end next to a letter, digit
 # or id punctuation, so timestamps, UUIDs, hex ids and ``/orders/123456789`` never match;
 # backtracking can only shorten a run to a group boundary (``06 12 34 56 78 14:00`` still
-# finds the phone). Starting only where a run of groups starts keeps the scan linear. The
-# digit count and the decimal/IPv4 exclusions are checked in :func:`_mask_phone`.
+# finds the phone). The lookbehind also means a run that failed is never rescanned from its
+# middle, which keeps the scan linear. The digit count and the decimal/IPv4 exclusions are
+# checked in :func:`_mask_phone`.
 _PHONE_RE = re.compile(
     r"""
     (?: (?<![\w%])%2[Bb]
-      | (?<![\w+\-./#$%@)]) (?:\+|(?<![\d)][ .\-\u00a0]))
+      | (?<![\w+\-./#$%@)])\+?
     )
     (?:\(\d{1,5}\)|\d+)
     (?: [ .\-\u00a0]?\(\d{1,5}\)
@@ -155,9 +156,13 @@ def _mask_userinfo(match: re.Match[str]) -> str:
         start = sep + 3
         colon = token.find(":", start, at)
         user = token[start : colon if colon != -1 else at]
-        if not any(char in user for char in "/?#"):  # else this "@" is in a path or query
-            if colon != -1:
-                return f"{token[:start]}{user}:{SECRET}{token[at:]}"
+        slash = token.find("/", colon, at) if colon != -1 else -1
+        port = slash != -1 and token[colon + 1 : slash].isdigit()
+        if port or any(char in user for char in "/?#"):
+            pass  # this "@" is in a path or query (``host:8080/p?email=a@b.co``)
+        elif colon != -1:
+            return f"{token[:start]}{user}:{SECRET}{token[at:]}"
+        else:
             return f"{token[:start]}{SECRET}{token[at:]}" if user else token
         sep = token.find("://", start)
     return token
@@ -165,7 +170,8 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 
 def _mask_email(match: re.Match[str]) -> str:
     text = match[0]
-    if text.startswith("//"):  # the local part swallowed an URL: keep the URL up to the address
+    if text.startswith("/") or match.string[match.start() - 1 : match.start()] == ":":
+        # the local part swallowed an URL path or query: keep it up to the address
         at = text.find("@") if "@" in text else text.rfind("%40")
         return text[: max(text.rfind(char, 0, at) for char in "/?&=") + 1] + EMAIL
     lead = _QUOTE_LEAD_RE.match(text)

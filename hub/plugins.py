@@ -137,14 +137,23 @@ class PluginHost:
         return types
 
     def register_commands(self, app: Any) -> None:
-        self.pm.hook.hub_register_commands(app=app)
+        """Let plugins add CLI commands; a failing plugin is named, not a bare traceback."""
+        for impl in reversed(self.pm.hook.hub_register_commands.get_hookimpls()):
+            try:
+                impl.function(**{name: app for name in impl.argnames})
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: registering commands failed "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
 
     # -- observers ---------------------------------------------------------------------------
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call an observer hook after commit; a failing implementation is logged, not raised."""
         if hook_name not in hookspecs.OBSERVER_HOOKS:
             raise ValueError(f"{hook_name} is not an observer hook")
-        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+        # pluggy keeps implementations in reverse call order (tryfirst ones last).
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
             args = {name: kwargs[name] for name in impl.argnames}
             try:
                 impl.function(**args)
@@ -269,7 +278,7 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
         if not isinstance(caller, pluggy.HookCaller) or caller.has_spec():
             continue
         for impl in caller.get_hookimpls():
-            if impl.hookimpl_opts.get("optionalhook"):
+            if impl.optionalhook:
                 continue
             guess = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {guess[0]!r}?)" if guess else ""

@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import re
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -263,9 +264,78 @@ def test_phone_in_event_message(stream: io.StringIO, phone: str) -> None:
     assert only_record(stream)["event"] == "SMS to [phone], ok"
 
 
+def test_phone_followed_by_a_time_is_still_found(stream: io.StringIO) -> None:
+    get_logger("t").info("callback 06 12 34 56 78 14:30")
+    assert only_record(stream)["event"] == "callback [phone] 14:30"
+
+
 def test_phone_after_a_colon_or_equals_sign(stream: io.StringIO) -> None:
     get_logger("t").info("tel:+33612345678 phone=0612345678")
     assert only_record(stream)["event"] == "tel:[phone] phone=[phone]"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # what httpx logs for Brevo's GET /v3/contacts/{identifier}
+        (
+            'HTTP Request: GET https://api.brevo.com/v3/contacts/alice%40example.com "200 OK"',
+            'HTTP Request: GET https://api.brevo.com/v3/contacts/[email] "200 OK"',
+        ),
+        (
+            "GET https://api.brevo.com/v3/contacts/%2B33612345678?identifierType=phone_id",
+            "GET https://api.brevo.com/v3/contacts/[phone]?identifierType=phone_id",
+        ),
+        (
+            "GET /api/contacts?email=a%40b.com&page=2 200",
+            "GET /api/contacts?email=[email]&page=2 200",
+        ),
+        (
+            "https://hub.local:8443/unsubscribe?e=bob@x.org",
+            "https://hub.local:8443/unsubscribe?e=[email]",
+        ),
+        ("{'to': 'bob@x.org', 'n': 1}", "{'to': '[email]', 'n': 1}"),
+        ("Contact(email='bob@x.org')", "Contact(email='[email]')"),
+        ('{"email":"bob@x.org"}', '{"email":"[email]"}'),
+        ("mailto:bob@x.org", "mailto:[email]"),
+        # VERP bounce address: the original recipient hides in the local part
+        ("bounce from bounce+alice=example.com@mailer.net", "bounce from [email]"),
+    ],
+)
+def test_emails_and_phones_inside_urls_and_reprs(
+    stream: io.StringIO, text: str, expected: str
+) -> None:
+    get_logger("t").info(text)
+    assert only_record(stream)["event"] == expected
+
+
+def test_positional_arguments_are_formatted_then_scrubbed(stream: io.StringIO) -> None:
+    get_logger("t").info("sent %s to %s", "welcome", EMAIL)
+    record = only_record(stream)
+    assert record["event"] == "sent welcome to [email]"
+    assert "positional_args" not in record
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "1-" * 50_000 + "1:",
+        "(0)-" * 30_000 + "1:",
+        "%2B1-" * 30_000 + "1x",
+        "a://b:" * 30_000 + "@",
+        "a://b/" * 30_000 + "@",
+        "x='" * 50_000 + "a@b",
+        "a" * 200_000 + " ",
+        "a%40" * 50_000,
+        "//" + "a/" * 100_000 + "@x.co",
+    ],
+)
+def test_scanning_hostile_input_stays_linear(stream: io.StringIO, hostile: str) -> None:
+    # A quadratic regex takes minutes on these; the budget is generous for slow CI machines.
+    started = time.perf_counter()
+    get_logger("t").info("hostile", body=hostile)
+    assert time.perf_counter() - started < 2.0
+    assert only_record(stream)["event"] == "hostile"
 
 
 @pytest.mark.parametrize(
@@ -282,6 +352,11 @@ def test_phone_after_a_colon_or_equals_sign(stream: io.StringIO) -> None:
         (
             "https://ghp_abc123def456@github.com/org/repo.git",
             "https://[secret]@github.com/org/repo.git",
+        ),
+        # the userinfo of an URL nested in another URL's query string
+        (
+            "https://hub.local/login?next=https://u:pw123456@idp.example/cb",
+            "https://hub.local/login?next=https://u:[secret]@idp.example/cb",
         ),
         ("https://api.brevo.com:443/v3/contacts", "https://api.brevo.com:443/v3/contacts"),
     ],
@@ -491,8 +566,10 @@ def test_generated_emails_never_reach_the_output(email: str) -> None:
     get_logger("t").info(f"contact {email} unsubscribed", note=f"({email})")
     assert email not in out.getvalue()
     record = only_record(out)
-    assert record["event"] == "contact [email] unsubscribed"
-    assert record["note"] == "([email])"
+    if not email.startswith("/"):  # a leading "/" reads as an URL path, kept up to the address
+        assert record["event"] == "contact [email] unsubscribed"
+        assert record["note"] == "([email])"
+    assert record["event"].endswith("[email] unsubscribed")
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -20,7 +20,7 @@ from hub.plugins import PluginError, PluginHost, build_plugin_host
 from hub.runtime import Runtime, open_runtime
 from hub.storage.db import DatabaseNotReady
 
-__all__ = ["State", "app", "main"]
+__all__ = ["State", "build_app", "main"]
 
 log = get_logger(__name__)
 
@@ -44,30 +44,12 @@ class State:
         return self._runtime
 
 
-app = typer.Typer(
-    name="hub",
-    help="Integration hub for best-of-breed marketing tools: pseudonymous ids, consent, "
-    "central pressure, pluggable bricks.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,  # tracebacks with locals would print secrets
-    rich_markup_mode=None,
-)
-app.add_typer(plugins_cmd.app, name="plugins")
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(contacts_cmd.app, name="contacts")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(keys_cmd.app, name="keys")
-app.command("demo")(demo_cmd.demo)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"hub {__version__}")
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     config: Annotated[
@@ -84,31 +66,54 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
 ) -> None:
+    """Integration hub for best-of-breed marketing tools: pseudonymous ids, consent, central
+    pressure, pluggable bricks."""
     state = ctx.ensure_object(State)
     state.config = config
 
 
-def _preload_plugin_commands(argv: list[str]) -> PluginHost | None:
-    """Plugins may add commands, so load them before parsing; problems surface later."""
+def build_app() -> typer.Typer:
+    """A fresh command tree per run, so plugin commands never pile up across calls."""
+    app = typer.Typer(
+        name="hub",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,  # tracebacks with locals would print secrets
+        rich_markup_mode=None,
+    )
+    app.callback()(root)
+    app.add_typer(plugins_cmd.app, name="plugins")
+    app.add_typer(config_cmd.app, name="config")
+    app.add_typer(contacts_cmd.app, name="contacts")
+    app.add_typer(db_cmd.app, name="db")
+    app.add_typer(keys_cmd.app, name="keys")
+    app.command("demo")(demo_cmd.demo)
+    return app
+
+
+def _plugin_host(argv: list[str]) -> PluginHost | None:
+    """Plugins may add commands, so load them before parsing; problems surface later, in the
+    command that needs the runtime (with the proper message and exit code)."""
     explicit = None
     for flag in ("--config", "-c"):
         if flag in argv[:-1]:
             explicit = Path(argv[argv.index(flag) + 1])
     try:
         settings = load_settings(find_config_path(explicit))
-        host = build_plugin_host(blocked=settings.plugins.blocked)
-        host.register_commands(app)
+        return build_plugin_host(blocked=settings.plugins.blocked)
     except (ConfigError, PluginError):
         return None
-    return host
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 2 invalid, 3 refused, 4 vendor failure)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     configure_logging()
-    host = _preload_plugin_commands(argv)
+    host = _plugin_host(argv)
+    app = build_app()
     try:
+        if host is not None:
+            host.register_commands(app)
         result = app(
             args=argv, prog_name="hub", standalone_mode=False, obj=State(host=host)
         )

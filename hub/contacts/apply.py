@@ -7,6 +7,7 @@ normalised, resolved and stored the same way whatever door they came through.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -15,11 +16,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlmodel import Session
 
 from contracts import Contact, CustomerField, IdentifierKind
-from hub.consent import record_consents
+from hub.consent import record_consents_many
 from hub.identity.normalize import InvalidIdentifier
 from hub.identity.service import IdentityConflict, IdentityService
 
-__all__ = ["AppliedContact", "ContactRejected", "apply_contact", "normalise_locale"]
+__all__ = [
+    "AppliedContact",
+    "ContactRejected",
+    "apply_contact",
+    "apply_contacts",
+    "normalise_locale",
+]
 
 _LOCALE = re.compile(r"^([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?$")
 
@@ -79,6 +86,60 @@ def _profile(contact: Contact, normalised: dict[IdentifierKind, str]) -> dict[Cu
     return profile
 
 
+def apply_contacts(
+    session: Session,
+    identity: IdentityService,
+    contacts: Sequence[Contact],
+    *,
+    source: str,
+    now: datetime | None = None,
+) -> list[AppliedContact | ContactRejected]:
+    """Resolve (or create) each customer, then store profile fields and consents, set-wise.
+
+    Every check that can reject a contact runs before anything is written, so a rejected
+    contact leaves no trace; the result list is in input order.
+    """
+    results: list[AppliedContact | ContactRejected | None] = [None] * len(contacts)
+    accepted: list[tuple[int, Contact, dict[CustomerField, str]]] = []
+    groups = []
+    for index, contact in enumerate(contacts):
+        try:
+            group = [identity.normalise(identifier) for identifier in contact.identifiers]
+            profile = _profile(contact, {n.kind: n.value for n in group})
+        except InvalidIdentifier as exc:
+            results[index] = ContactRejected(exc.kind, exc.reason)
+            continue
+        except ContactRejected as exc:
+            results[index] = exc
+            continue
+        accepted.append((index, contact, profile))
+        groups.append(group)
+    resolutions = identity.resolve_many(session, groups, source=source, now=now)
+    writes = []
+    for (index, contact, profile), resolution in zip(accepted, resolutions, strict=True):
+        if isinstance(resolution, IdentityConflict):
+            results[index] = ContactRejected("identifiers", str(resolution))
+        elif resolution is not None:
+            writes.append((index, contact, profile, resolution))
+    changed = identity.write_profiles(
+        session, [(r.customer_id, profile) for _, _, profile, r in writes], now=now
+    )
+    consents = record_consents_many(
+        session, [(r.customer_id, contact.consents) for _, contact, _, r in writes]
+    )
+    for (index, _, _, resolution), fields, appended in zip(writes, changed, consents, strict=True):
+        if resolution.created:
+            status: Literal["created", "updated", "unchanged"] = "created"
+        elif fields or appended or resolution.new_identifiers:
+            status = "updated"
+        else:
+            status = "unchanged"
+        results[index] = AppliedContact(resolution.customer_id, status)
+    done = [r for r in results if r is not None]
+    assert len(done) == len(contacts), "every contact gets a result"
+    return done
+
+
 def apply_contact(
     session: Session,
     identity: IdentityService,
@@ -87,24 +148,8 @@ def apply_contact(
     source: str,
     now: datetime | None = None,
 ) -> AppliedContact:
-    """Resolve (or create) the customer, then store profile fields and consents.
-
-    Raises ``ContactRejected``; run it inside a savepoint so a rejection leaves no trace.
-    """
-    try:
-        resolution = identity.resolve(session, contact.identifiers, source=source, now=now)
-    except InvalidIdentifier as exc:
-        raise ContactRejected(exc.kind, exc.reason) from None
-    except IdentityConflict as exc:
-        raise ContactRejected("identifiers", str(exc)) from None
-    assert resolution is not None  # create=True always resolves
-    profile = _profile(contact, resolution.values)
-    changed = identity.write_profile(session, resolution.customer_id, profile, now=now)
-    consents = record_consents(session, resolution.customer_id, contact.consents)
-    if resolution.created:
-        status: Literal["created", "updated", "unchanged"] = "created"
-    elif changed or consents or resolution.new_identifiers:
-        status = "updated"
-    else:
-        status = "unchanged"
-    return AppliedContact(resolution.customer_id, status)
+    """One contact; raises ``ContactRejected`` (and writes nothing) when it cannot be stored."""
+    [result] = apply_contacts(session, identity, [contact], source=source, now=now)
+    if isinstance(result, ContactRejected):
+        raise result
+    return result

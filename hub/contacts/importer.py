@@ -7,6 +7,7 @@ number, field and reason, and the rest of the file goes on. Nothing is dropped s
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,9 +17,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from contracts import Channel, Consent, ConsentStatus, Contact, Identifier, IdentifierKind
-from hub.contacts.apply import ContactRejected, apply_contact
+from hub.contacts.apply import ContactRejected, apply_contacts
 from hub.dead_letters import store_dead_letter
 from hub.identity.service import IdentityService
 from hub.identity.vault import Vault
@@ -193,6 +195,49 @@ def row_to_contact(row: dict[str, Any], source: str, now: datetime) -> Contact:
         raise ContactRejected(loc, first["msg"]) from None
 
 
+def _process_batch(
+    engine: Engine,
+    identity: IdentityService,
+    vault: Vault,
+    batch: list[tuple[int, dict[str, Any] | None, str]],
+    *,
+    path: Path,
+    source: str,
+    report: ImportReport,
+) -> None:
+    """Parse, apply and dead-letter one batch in one transaction."""
+    now = utcnow()
+    parsed: list[tuple[int, Contact]] = []
+    rejected: list[tuple[int, Any, ContactRejected]] = []
+    for line, row, raw in batch:
+        try:
+            if row is None:
+                raise ContactRejected("line", "not a JSON object")
+            parsed.append((line, row_to_contact(row, source, now)))
+        except ContactRejected as exc:
+            rejected.append((line, row if row is not None else raw, exc))
+    rows = {line: row for line, row, _ in batch}
+    with session_scope(engine) as session:
+        results = apply_contacts(session, identity, [c for _, c in parsed], source=source, now=now)
+        for (line, _), result in zip(parsed, results, strict=True):
+            if isinstance(result, ContactRejected):
+                rejected.append((line, rows[line], result))
+            else:
+                setattr(report, result.status, getattr(report, result.status) + 1)
+        for line, payload, exc in sorted(rejected, key=lambda item: item[0]):
+            letter = store_dead_letter(
+                session,
+                vault,
+                kind="import_row",
+                source=source,
+                reference=f"{path.name}:{line}",
+                field=exc.field,
+                reason=exc.reason,
+                payload=payload,
+            )
+            report.rejected.append(RejectedRow(line, exc.field, exc.reason, letter.id or 0))
+
+
 def import_contacts(
     engine: Engine,
     identity: IdentityService,
@@ -202,36 +247,23 @@ def import_contacts(
     source: str,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
+    """Import a file in batches of 500 rows, one transaction each.
+
+    A batch that collides with a concurrent writer (the same new person created by another
+    process at the same moment) is retried once: the retry sees the other writer's customer.
+    """
     report = ImportReport(source=source)
+    batch: list[tuple[int, dict[str, Any] | None, str]] = []
     rows = _rows(path)
-    done = False
-    while not done:
-        with session_scope(engine) as session:
-            for count, (line, row, raw) in enumerate(rows, start=1):
-                now = utcnow()
-                try:
-                    if row is None:
-                        raise ContactRejected("line", "not a JSON object")
-                    contact = row_to_contact(row, source, now)
-                    with session.begin_nested():
-                        applied = apply_contact(session, identity, contact, source=source, now=now)
-                    setattr(report, applied.status, getattr(report, applied.status) + 1)
-                except ContactRejected as exc:
-                    letter = store_dead_letter(
-                        session,
-                        vault,
-                        kind="import_row",
-                        source=source,
-                        reference=f"{path.name}:{line}",
-                        field=exc.field,
-                        reason=exc.reason,
-                        payload=row if row is not None else raw,
-                    )
-                    report.rejected.append(RejectedRow(line, exc.field, exc.reason, letter.id or 0))
-                if progress:
-                    progress(1)
-                if count % _BATCH == 0:
-                    break
-            else:
-                done = True
-    return report
+    while True:
+        batch = list(itertools.islice(rows, _BATCH))
+        if not batch:
+            return report
+        try:
+            _process_batch(engine, identity, vault, batch, path=path, source=source,
+                           report=report)
+        except IntegrityError:
+            _process_batch(engine, identity, vault, batch, path=path, source=source,
+                           report=report)
+        if progress:
+            progress(len(batch))

@@ -127,7 +127,8 @@ def normalize_email(raw: str) -> str:
     normalized = _validated_email(stripped)
     # Lower-casing can, for rare non-ASCII letters, yield a string that validates differently;
     # refuse those so that normalisation is idempotent (a stored digest must stay findable).
-    if _validated_email(normalized) != normalized:
+    # ASCII addresses are stable by construction, so only others pay for the second check.
+    if not normalized.isascii() and _validated_email(normalized) != normalized:
         raise InvalidIdentifier(IdentifierKind.EMAIL, f"{_EMAIL_GENERIC} (unstable letter case)")
     return normalized
 

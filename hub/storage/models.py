@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.storage.types import UTCDateTime, utcnow
@@ -24,9 +24,15 @@ __all__ = [
     "IdentifierEntry",
     "VaultEntry",
     "metadata",
+    "table",
 ]
 
 metadata = SQLModel.metadata
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table behind a model: bulk inserts through it skip the ORM's per-row work."""
+    return model.__table__  # type: ignore[attr-defined,no-any-return]
 
 
 def _ts(**kwargs: object) -> object:
