@@ -298,6 +298,9 @@ def test_phone_after_a_colon_or_equals_sign(stream: io.StringIO) -> None:
         ("Contact(email='bob@x.org')", "Contact(email='[email]')"),
         ('{"email":"bob@x.org"}', '{"email":"[email]"}'),
         ("mailto:bob@x.org", "mailto:[email]"),
+        ("(mobile)0612345678", "(mobile)[phone]"),
+        # no closing quote: the quote may belong to the address, so it goes too
+        ("from x='alice@example.com now", "from [email] now"),
         # VERP bounce address: the original recipient hides in the local part
         ("bounce from bounce+alice=example.com@mailer.net", "bounce from [email]"),
     ],
@@ -327,6 +330,7 @@ def test_positional_arguments_are_formatted_then_scrubbed(stream: io.StringIO) -
         "x='" * 50_000 + "a@b",
         "a" * 200_000 + " ",
         "a%40" * 50_000,
+        "a" * 200_000 + " a://b@c",
         "//" + "a/" * 100_000 + "@x.co",
     ],
 )
@@ -386,6 +390,7 @@ def test_url_userinfo_password(stream: io.StringIO, url: str, expected: str) -> 
         "ts 2026-11-25T03:07:09+00:00 took 1234 ms",
         "path /contacts/1234567890123",
         "sent 42 mails",
+        "sig=Zm9v%2B123456789",
     ],
 )
 def test_innocent_text_is_not_mangled(stream: io.StringIO, text: str) -> None:
