@@ -77,7 +77,8 @@ def main() -> None:
                                  source="bench")
         hub_seconds = time.perf_counter() - started
         runtime.engine.dispose()
-    assert report.created == args.rows and not report.rejected
+    if report.created != args.rows or report.rejected:
+        raise SystemExit(f"import went wrong: {report}")
     print(json.dumps({
         "benchmark": "contacts import, SQLite",
         "rows": args.rows,

@@ -57,7 +57,7 @@ class BrickSettings(BaseModel):
     ``hub config show``; the core refuses them inline in TOML (env or file reference only).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class BrickContext(BaseModel):

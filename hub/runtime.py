@@ -96,11 +96,13 @@ class Runtime:
 
 def _register_secrets(settings: HubSettings) -> None:
     """Teach the log redactor every secret value, so it is scrubbed even inside free text."""
+    overrides = [section.pseudonym_key for section in settings.bricks.values()]
     for secret in (
         settings.database_url,
         settings.security.pepper,
         settings.security.master_key,
         settings.security.pseudonym_key,
+        *overrides,
     ):
         if secret is not None:
             register_secret(secret.get_secret_value())

@@ -225,21 +225,11 @@ def test_brick_own_settings_are_checked(tmp_path):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: hub/config/bricks.py pops a refused secret, so pydantic adds a second "
-    "'bricks.fake.api_key: required' line for the same key (see the report)",
-)
 def test_brick_inline_secret_is_reported_once(tmp_path):
     problems = brick_problems(tmp_path, 'api_key = "inline"\n')
     assert problems == [ConfigProblem("bricks.fake.api_key", INLINE_SECRET_MESSAGE)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: configure_bricks skips disabled sections entirely, so an inline secret "
-    "in a disabled brick section is accepted (see the report)",
-)
 def test_inline_secret_in_a_disabled_brick_section_is_refused(tmp_path):
     problems = brick_problems(tmp_path, 'enabled = false\napi_key = "inline"\n')
     assert ConfigProblem("bricks.fake.api_key", INLINE_SECRET_MESSAGE) in problems
@@ -575,11 +565,6 @@ def test_bad_file_references(run_cli, tmp_path, reference, message):
     assert (result.code, error_lines(result.err)) == (2, [f"security.pepper: {message}"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: hub/config/loader.py resolves a TOML secret reference even when its "
-    "HUB_ variable is set, so a missing key file fails although the environment wins",
-)
 def test_environment_wins_over_an_unreadable_file_reference(run_cli, tmp_path, monkeypatch):
     monkeypatch.setenv("HUB_SECURITY__PEPPER", generate_key())
     settings = load_settings(write_config(tmp_path, '[security]\npepper = {file = "absent"}\n'))
@@ -756,11 +741,6 @@ def test_shipped_config_validates_with_keys_from_the_environment(run_cli, tmp_pa
     assert result.out.strip() == "configuration valid: config/hub.toml"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: env keys do not help while the shipped file references are unreadable "
-    "(hub/config/loader.py, see test_environment_wins_over_an_unreadable_file_reference)",
-)
 def test_shipped_config_validates_with_only_environment_keys(run_cli, tmp_path, monkeypatch):
     _copy_shipped(tmp_path)
     for name in KEY_NAMES:

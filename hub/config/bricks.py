@@ -47,30 +47,45 @@ class ConfiguredBrick:
 def _brick_settings(
     name: str, cls: type[Brick], section: BrickSection, settings: HubSettings
 ) -> tuple[BrickSettings | None, list[ConfigProblem]]:
+    """Validate the section's own keys; inline secrets were reported by ``_inline_secrets``."""
     problems: list[ConfigProblem] = []
     values: dict[str, Any] = section.brick_settings()
+    refused = {p.path for p in _inline_secrets(name, cls, settings)}
     for pattern in secret_field_patterns(cls.Settings):
-        if "*" in pattern or pattern[0] not in values:
+        if len(pattern) != 1 or pattern[0] not in values:
             continue
         key = pattern[0]
-        dotted = f"bricks.{name}.{'.'.join(pattern)}"
+        dotted = f"bricks.{name}.{key}"
         value = values[key]
-        if len(pattern) == 1 and isinstance(value, str):
-            if dotted in settings.inline_strings:
-                problems.append(ConfigProblem(dotted, INLINE_SECRET_MESSAGE))
-                values.pop(key)
-        elif len(pattern) == 1 and isinstance(value, Mapping):
+        if dotted in refused:
+            values.pop(key)
+        elif isinstance(value, Mapping):
             try:
                 values[key] = resolve_secret_ref(value)
             except SecretRefError as exc:
                 problems.append(ConfigProblem(dotted, str(exc)))
                 values.pop(key)
+    reported = refused | {problem.path for problem in problems}
     try:
         built = cls.Settings(**values)
     except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, prefix=f"bricks.{name}"))
+        problems.extend(
+            problem
+            for problem in problems_from_validation(exc, prefix=f"bricks.{name}")
+            if problem.path not in reported
+        )
         return None, problems
     return (None if problems else built), problems
+
+
+def _inline_secrets(name: str, cls: type[Brick], settings: HubSettings) -> list[ConfigProblem]:
+    """Inline secrets are refused even in a disabled section: the file is what leaks."""
+    problems = []
+    for pattern in secret_field_patterns(cls.Settings):
+        dotted = f"bricks.{name}.{'.'.join(pattern)}"
+        if "*" not in pattern and dotted in settings.inline_strings:
+            problems.append(ConfigProblem(dotted, INLINE_SECRET_MESSAGE))
+    return problems
 
 
 def configure_bricks(
@@ -95,6 +110,8 @@ def configure_bricks(
     for name, entry in registered.items():
         cls: type[Brick] = entry.cls
         section = settings.bricks.get(name)
+        if section is not None:
+            problems.extend(_inline_secrets(name, cls, settings))
         if section is None or not section.enabled:
             result[name] = ConfiguredBrick(
                 name, cls, entry.plugin, "disabled", None, frozenset(), frozenset()

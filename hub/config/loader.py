@@ -106,6 +106,12 @@ def _set_path(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
     parent[path[-1]] = value
 
 
+def _env_overrides(path: tuple[str, ...]) -> bool:
+    """True when the ``HUB_`` variable of this key is set: the environment wins over the file."""
+    name = ("HUB_" + "__".join(path)).upper()
+    return any(key.upper() == name for key in os.environ)
+
+
 def _resolve_core_secrets(raw: dict[str, Any], problems: list[ConfigProblem]) -> None:
     """Refuse inline secrets and resolve references, in place."""
     for pattern in secret_field_patterns(HubSettings):
@@ -117,6 +123,8 @@ def _resolve_core_secrets(raw: dict[str, Any], problems: list[ConfigProblem]) ->
             if isinstance(value, str):
                 problems.append(ConfigProblem(dotted, INLINE_SECRET_MESSAGE))
                 continue
+            if _env_overrides(path):
+                continue  # not read: the HUB_ variable wins over the reference
             try:
                 _set_path(raw, path, resolve_secret_ref(value))
             except SecretRefError as exc:
