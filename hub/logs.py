@@ -43,6 +43,7 @@ PHONE = "[phone]"
 _SECRET_NAMES = frozenset({
     "password", "passwd", "pwd", "passphrase", "secret", "secret_key", "token", "api_key",
     "apikey", "access_key", "authorization", "pepper", "master_key", "private_key", "credential",
+    "pseudonym_key",
     "credentials", "cookie", "cookies", "signature", "dsn", "database_url",
 })  # fmt: skip
 _PII_NAMES = frozenset({

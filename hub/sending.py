@@ -58,8 +58,10 @@ class SendOutcome:
     result: SendResult | None = None
 
 
-def pick_sender(runtime: Runtime, channel: Channel, brick: str | None = None) -> str:
-    """The named brick, or the first enabled Sender serving ``channel`` (by name)."""
+def pick_sender(
+    runtime: Runtime, channel: Channel, purpose: Purpose, brick: str | None = None
+) -> str:
+    """The named brick, or the first enabled Sender serving ``channel`` for ``purpose``."""
     for name, configured in runtime.bricks.items():
         if brick is not None and name != brick:
             continue
@@ -67,10 +69,11 @@ def pick_sender(runtime: Runtime, channel: Channel, brick: str | None = None) ->
             configured.enabled
             and Capability.SENDER in configured.cls.capabilities
             and channel in configured.cls.channels
+            and purpose in configured.purposes
         ):
             return name
     wanted = f"brick {brick!r}" if brick else "any enabled brick"
-    raise NoBrickForChannel(f"{wanted} cannot send on {channel.value}")
+    raise NoBrickForChannel(f"{wanted} cannot send {purpose.value} messages on {channel.value}")
 
 
 async def send_message(
@@ -85,9 +88,9 @@ async def send_message(
     brick: str | None = None,
     idempotency_key: str | None = None,
 ) -> SendOutcome:
-    name = pick_sender(runtime, channel, brick)
-    configured = runtime.bricks[name]
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
+    name = pick_sender(runtime, channel, purpose, brick)
+    configured = runtime.bricks[name]
     request_id = uuid.uuid4().hex
     key = idempotency_key or hashlib.sha256(
         f"{customer_id}|{channel}|{scenario}|{template}|{request_id}".encode()

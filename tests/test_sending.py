@@ -142,3 +142,17 @@ def test_disabled_brick_gets_nothing(tmp_path):
     with session_scope(runtime.engine) as session, pytest.raises(BrickNotEnabled):
         build_view(session, runtime.identity, runtime.bricks["outbox"], customer,
                    purpose=Purpose.MARKETING, request_id="r1")
+
+
+def test_a_brick_is_used_only_for_its_configured_purposes(tmp_path):
+    from hub.testing import make_installation
+
+    inst = make_installation(
+        tmp_path / "h",
+        bricks='[bricks.outbox]\nallowed_fields = ["email"]\npurposes = ["transactional"]\n',
+    )
+    runtime = open_runtime(inst.config)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    with pytest.raises(NoBrickForChannel, match="marketing messages on email"):
+        _send(runtime, customer)
+    assert _send(runtime, customer, Channel.EMAIL, MessageKind.TRANSACTIONAL).status == "sent"
