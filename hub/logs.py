@@ -1,12 +1,10 @@
 """Logging for the hub: one structlog pipeline that scrubs secrets and personal data.
 
-The hub moves contacts (emails, phone numbers, push tokens) between third-party tools with API
-keys and database DSNs in its configuration, so a careless ``log.info(...)`` is a data leak.
-Rather than trusting every call site, every record - ours *and* those of third-party libraries
-that use stdlib :mod:`logging` - passes through :func:`redact` just before it is rendered.
-
-Redaction fails closed: when a rule is unsure, it over-redacts. A log line missing a detail is
-an inconvenience; a log line holding a customer's phone number is an incident.
+The hub moves contacts (emails, phones, push tokens) between tools, holding API keys and DSNs,
+so a careless ``log.info(...)`` is a data leak. Rather than trust every call site, every record
+- ours *and* third-party libraries' stdlib :mod:`logging` ones - passes through :func:`redact`
+just before rendering. It fails closed: when unsure, it over-redacts. A log line missing a
+detail is an inconvenience; one holding a customer's phone number is an incident.
 """
 
 from __future__ import annotations
@@ -23,14 +21,10 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = [
-    "build_processors",
-    "configure_logging",
-    "forget_secrets",
-    "get_logger",
-    "redact",
+__all__ = (
+    "build_processors", "configure_logging", "forget_secrets", "get_logger", "redact",
     "register_secret",
-]
+)  # fmt: skip
 
 REDACTED = "[redacted]"
 PII = "[pii]"
@@ -43,8 +37,7 @@ PHONE = "[phone]"
 _SECRET_NAMES = frozenset({
     "password", "passwd", "pwd", "passphrase", "secret", "secret_key", "token", "api_key",
     "apikey", "access_key", "authorization", "pepper", "master_key", "private_key", "credential",
-    "pseudonym_key",
-    "credentials", "cookie", "cookies", "signature", "dsn", "database_url",
+    "credentials", "cookie", "cookies", "signature", "dsn", "database_url", "pseudonym_key",
 })  # fmt: skip
 _PII_NAMES = frozenset({
     "email", "phone", "phone_number", "first_name", "last_name", "full_name", "push_token",
@@ -59,23 +52,20 @@ _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _NON_ALNUM_RE = re.compile(r"[^a-z0-9]+")
 _TRAILING_DIGITS_RE = re.compile(r"_?\d+$")  # x-hub-signature-256, email2
 
-# Whitespace/quote-delimited tokens containing ``://``; :func:`_mask_userinfo` does the rest.
-# Matching starts only at a token boundary, so the scan stays linear on hostile input.
+# Whitespace/quote-delimited tokens holding ``://``, matched from token starts only (linear).
 _URL_TOKEN_RE = re.compile(r"(?<![^\s\"'<>`])[^\s\"'<>`]*://[^\s\"'<>`]*")
-# Local part: the RFC 5322 atext set plus unicode word characters. The lookbehind makes a
-# match start only where a run starts, keeping the scan linear. ``%40`` is an URL-encoded
-# ``@`` (httpx logs ``GET /v3/contacts/alice%40example.com``). :func:`_mask_email` gives back
-# a leading ``key='`` or URL path that atext swallowed.
+# Local part: RFC 5322 atext plus unicode word characters; matches start only where a run
+# starts (linear). ``%40`` is a URL-encoded ``@``: httpx logs ``/contacts/alice%40x.com``.
+# :func:`_mask_email` gives back a leading ``key='`` or URL path that atext swallowed.
 _LOCAL = r"[\w!#$%&'*+/=?^`{|}~.\-]"
 _EMAIL_RE = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+(?:@|%40)[\w\-]++(?:\.[\w\-]++)+")
 _QUOTE_LEAD_RE = re.compile(r"(?:[\w.\-]*=)?(['`])")
-# A phone number is 9-15 digits, led by an optional ``+`` (or ``%2B``), in groups split by
-# one space, dot, hyphen or parentheses. It may neither start nor end next to a letter, digit
-# or id punctuation, so timestamps, UUIDs, hex ids and ``/orders/123456789`` never match;
-# backtracking can only shorten a run to a group boundary (``06 12 34 56 78 14:00`` still
-# finds the phone). The lookbehind also means a run that failed is never rescanned from its
-# middle, which keeps the scan linear. The digit count and the decimal/IPv4 exclusions are
-# checked in :func:`_mask_phone`.
+# A phone number: 9-15 digits, optional ``+`` (or ``%2B``), groups split by one space, dot,
+# hyphen or parentheses. It may not start or end next to a letter, digit or id punctuation,
+# so timestamps, UUIDs, hex ids and ``/orders/123456789`` never match (and a failed run is
+# never rescanned from its middle: linear). Backtracking only shortens a run to a group
+# boundary, so ``06 12 34 56 78 14:00`` still finds the phone. :func:`_mask_phone` checks
+# the digit count and excludes decimals and IPv4 addresses.
 _PHONE_RE = re.compile(
     r"""
     (?: (?<![\w%])%2[Bb]
@@ -100,10 +90,9 @@ _secret_re: re.Pattern[str] | None = None
 def register_secret(value: str | bytes | None) -> None:
     """Remember an exact secret so it is replaced by ``[secret]`` wherever it appears.
 
-    Key-name rules cannot catch a secret that ends up inside free text (an exception
-    message, a URL, a response body), so configuration loaders register every secret they
-    read. Values shorter than 6 characters are ignored: scrubbing ``"abc"`` from every line
-    would destroy the logs while protecting nothing worth protecting.
+    Key-name rules miss a secret inside free text (an exception message, a URL, a response
+    body), so config loaders register every secret they read. Values under 6 characters are
+    ignored: scrubbing ``"abc"`` from every line would wreck the logs and protect nothing.
     """
     global _secret_re
     if value is None:
@@ -144,12 +133,9 @@ def _classify_key(key: str) -> str | None:
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
-    """Hide the password of ``scheme://user:password@host`` (or the whole userinfo when
-    there is no password: it is then usually a token, as in git remotes or Sentry DSNs).
-
-    The userinfo ends at the token's *last* ``@``, so an unencoded ``@`` or ``/`` in the
-    password cannot leak its tail; over-redacting a path is the accepted price.
-    """
+    """Hide the password of ``scheme://user:password@host``, or a password-less userinfo
+    whole (it is then usually a token: git remotes, Sentry DSNs). It ends at the *last*
+    ``@`` so an unencoded ``@`` or ``/`` cannot leak a tail; over-redacting is accepted."""
     token = match[0]
     at = token.rfind("@")
     sep = token.find("://")
@@ -172,7 +158,7 @@ def _mask_userinfo(match: re.Match[str]) -> str:
 def _mask_email(match: re.Match[str]) -> str:
     text = match[0]
     if text.startswith("/") or match.string[match.start() - 1 : match.start()] == ":":
-        # the local part swallowed an URL path or query: keep it up to the address
+        # the local part swallowed a URL path or query: keep it up to the address
         at = text.find("@") if "@" in text else text.rfind("%40")
         return text[: max(text.rfind(char, 0, at) for char in "/?&=") + 1] + EMAIL
     lead = _QUOTE_LEAD_RE.match(text)
@@ -192,8 +178,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 
 def _scrub_text(text: str) -> str:
-    """Apply the free-text rules; secrets first so a secret that looks like an email or a
-    phone number is reported as a secret."""
+    """Free-text rules; secrets first, so a secret looking like an email stays a secret."""
     pattern = _secret_re
     if pattern is not None:
         text = pattern.sub(SECRET, text)
@@ -205,8 +190,8 @@ def _scrub_text(text: str) -> str:
 
 
 def _scrub(value: Any, depth: int) -> Any:
-    """Scrub any value. Unknown objects become their scrubbed ``repr``, which is what the
-    renderers would print anyway - so a model or exception object cannot smuggle PII out."""
+    """Scrub any value. Other objects become their scrubbed ``repr`` (what the renderers
+    would print anyway), so a model or an exception object cannot smuggle PII out."""
     if isinstance(value, str):
         return _scrub_text(value)
     if value is None or isinstance(value, bool | int | float):
@@ -287,13 +272,6 @@ def build_processors(json_output: bool, *, colors: bool = False) -> list[Process
     ]
 
 
-def _is_tty(stream: TextIO) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or closed stream
-        return False
-
-
 def configure_logging(
     *, level: str = "info", json_output: bool | None = None, stream: TextIO | None = None
 ) -> None:
@@ -309,7 +287,10 @@ def configure_logging(
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         raise ValueError(f"unknown log level: {level!r}")
-    tty = _is_tty(target)
+    try:
+        tty = bool(target.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        tty = False
     if json_output is None:
         json_output = not tty
     *pre_chain, renderer = build_processors(json_output, colors=tty and not json_output)

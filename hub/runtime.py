@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from contracts import Brick, BrickContext
 from hub.config import (
     ConfigError,
+    ConfigProblem,
     ConfiguredBrick,
     HubSettings,
     configure_bricks,
@@ -58,6 +59,10 @@ class Runtime:
 
     @property
     def database_url(self) -> str:
+        """Raises ``ConfigError`` when the URL's reference cannot be read on this machine."""
+        missing = self.settings.unavailable_secrets.get("database_url")
+        if missing:
+            raise ConfigError([ConfigProblem("database_url", missing)])
         url = self.settings.database_url
         return normalise_url(url.get_secret_value() if url else "", self.settings.data_dir)
 
@@ -66,7 +71,9 @@ class Runtime:
         return create_db_engine(self.database_url)
 
     def ready_engine(self) -> Engine:
-        """The engine, after checking the schema is current (``DatabaseNotReady`` otherwise)."""
+        """The engine for data work: keys checked first (no customer data is touched without
+        them, ``KeyMaterialError``), then the schema (``DatabaseNotReady``)."""
+        _ = self.keys
         require_current_schema(self.engine)
         return self.engine
 

@@ -43,6 +43,12 @@ def validate_config(path: Path | None) -> list[ConfigProblem]:
         KeyRing.from_settings(settings)
     except KeyMaterialError as exc:
         problems.extend(ConfigProblem(p, m) for p, m in exc.problems)
+    reported = {p.path for p in problems}
+    problems.extend(
+        ConfigProblem(path, message)
+        for path, message in settings.unavailable_secrets.items()
+        if path not in reported
+    )
     return sorted(problems)
 
 

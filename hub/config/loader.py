@@ -16,6 +16,7 @@ from hub.config.model import HubSettings
 from hub.config.secrets import (
     INLINE_SECRET_MESSAGE,
     SecretRefError,
+    SecretUnavailable,
     concrete_paths,
     resolve_secret_ref,
     secret_field_patterns,
@@ -112,7 +113,9 @@ def _env_overrides(path: tuple[str, ...]) -> bool:
     return any(key.upper() == name for key in os.environ)
 
 
-def _resolve_core_secrets(raw: dict[str, Any], problems: list[ConfigProblem]) -> None:
+def _resolve_core_secrets(
+    raw: dict[str, Any], problems: list[ConfigProblem], unavailable: dict[str, str]
+) -> None:
     """Refuse inline secrets and resolve references, in place."""
     for pattern in secret_field_patterns(HubSettings):
         for path in list(concrete_paths(raw, pattern)):
@@ -127,6 +130,8 @@ def _resolve_core_secrets(raw: dict[str, Any], problems: list[ConfigProblem]) ->
                 continue  # not read: the HUB_ variable wins over the reference
             try:
                 _set_path(raw, path, resolve_secret_ref(value))
+            except SecretUnavailable as exc:
+                unavailable[dotted] = str(exc)
             except SecretRefError as exc:
                 problems.append(ConfigProblem(dotted, str(exc)))
 
@@ -135,12 +140,15 @@ def load_settings(path: Path | None = None) -> HubSettings:
     """Build ``HubSettings`` from ``path`` (or defaults) and ``HUB_*`` variables.
 
     Raises ``ConfigError`` listing *every* problem found, each with its dotted path. Brick
-    sections are checked against the bricks' own models later (``configure_bricks``).
+    sections are checked against the bricks' own models later (``configure_bricks``). A secret
+    whose variable or file is missing is not an error here: it is recorded in
+    ``settings.unavailable_secrets`` and refused by whatever needs it.
     """
     raw = _read_toml(path) if path is not None else {}
     inline = frozenset(string_leaf_paths(raw))
     problems: list[ConfigProblem] = []
-    _resolve_core_secrets(raw, problems)
+    unavailable: dict[str, str] = {}
+    _resolve_core_secrets(raw, problems, unavailable)
     settings: HubSettings | None = None
     try:
         settings = HubSettings(**raw)
@@ -149,7 +157,8 @@ def load_settings(path: Path | None = None) -> HubSettings:
     except SettingsError as exc:
         problems.append(ConfigProblem("environment", str(exc)))
     if problems or settings is None:
-        raise ConfigError(problems)
+        raise ConfigError(problems + [ConfigProblem(p, m) for p, m in unavailable.items()])
     settings._source_path = path
     settings._inline_strings = inline
+    settings._unavailable_secrets = unavailable
     return settings

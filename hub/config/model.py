@@ -153,6 +153,7 @@ class HubSettings(BaseSettings):
     #: brick phase can refuse inline secrets in brick sections too.
     _source_path: Path | None = PrivateAttr(default=None)
     _inline_strings: frozenset[str] = PrivateAttr(default=frozenset())
+    _unavailable_secrets: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("bricks")
     @classmethod
@@ -182,3 +183,8 @@ class HubSettings(BaseSettings):
     @property
     def inline_strings(self) -> frozenset[str]:
         return self._inline_strings
+
+    @property
+    def unavailable_secrets(self) -> dict[str, str]:
+        """Dotted path -> why its referenced variable or file could not be read."""
+        return dict(self._unavailable_secrets)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 __all__ = [
     "INLINE_SECRET_MESSAGE",
     "SecretRefError",
+    "SecretUnavailable",
     "concrete_paths",
     "is_secret_ref",
     "resolve_secret_ref",
@@ -38,10 +39,20 @@ _SECRET_TYPES = (SecretStr, SecretBytes)
 
 @dataclass
 class SecretRefError(Exception):
+    """The reference itself is malformed: a config error, whatever the machine."""
+
     message: str
 
     def __str__(self) -> str:
         return self.message
+
+
+class SecretUnavailable(SecretRefError):
+    """The reference is fine but its variable or file is missing on this machine.
+
+    Loading still succeeds so commands that need no secret (``hub plugins list``) work; the
+    hub refuses to start anything that needs the secret, with this message.
+    """
 
 
 def _unwrap(annotation: Any) -> list[Any]:
@@ -110,7 +121,7 @@ def resolve_secret_ref(value: Any, environ: Mapping[str, str] | None = None) -> 
         if not isinstance(name, str) or not name:
             raise SecretRefError("env must name an environment variable")
         if not environ.get(name):
-            raise SecretRefError(f"environment variable {name} is not set")
+            raise SecretUnavailable(f"environment variable {name} is not set")
         return environ[name]
     path = value["file"]
     if not isinstance(path, str) or not path:
@@ -118,7 +129,7 @@ def resolve_secret_ref(value: Any, environ: Mapping[str, str] | None = None) -> 
     try:
         text = Path(path).expanduser().read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise SecretRefError(f"cannot read secret file {path} ({exc.strerror})") from None
+        raise SecretUnavailable(f"cannot read secret file {path} ({exc.strerror})") from None
     if not text:
-        raise SecretRefError(f"secret file {path} is empty")
+        raise SecretUnavailable(f"secret file {path} is empty")
     return text

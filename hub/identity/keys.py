@@ -76,7 +76,11 @@ class KeyRing:
         """Decode and check every key; raise ``KeyMaterialError`` listing all problems."""
         problems: list[tuple[str, str]] = []
         decoded: dict[str, bytes] = {}
+        unavailable = settings.unavailable_secrets
         for name in _KEY_NAMES:
+            if f"security.{name}" in unavailable:
+                problems.append((f"security.{name}", unavailable[f"security.{name}"]))
+                continue
             raw, problem = _decode(
                 f"security.{name}",
                 getattr(settings.security, name),
@@ -90,6 +94,10 @@ class KeyRing:
             problems.append(("security", "pepper, master_key and pseudonym_key must differ"))
         overrides: dict[str, bytes] = {}
         for brick, section in settings.bricks.items():
+            path = f"bricks.{brick}.pseudonym_key"
+            if path in unavailable:
+                problems.append((path, unavailable[path]))
+                continue
             if section.pseudonym_key is None:
                 continue
             env = f"HUB_BRICKS__{brick.upper()}__PSEUDONYM_KEY"
