@@ -184,7 +184,7 @@ def test_inline_secret_is_refused_even_when_the_environment_overrides_it(
 
 
 def test_inline_secret_in_a_brick_section_is_refused(tmp_path):
-    secret = "sk_live_" + generate_key()
+    secret = "vendor-key-" + generate_key()
     problems = brick_problems(tmp_path, f'api_key = "{secret}"\n')
     assert ConfigProblem("bricks.fake.api_key", INLINE_SECRET_MESSAGE) in problems
     assert all(secret not in str(problem) for problem in problems)
@@ -236,7 +236,7 @@ def test_inline_secret_in_a_disabled_brick_section_is_refused(tmp_path):
 
 
 def test_inline_brick_secret_through_the_cli(run_cli, tmp_path, keys, fake_brick_installed):
-    secret = "sk_live_" + generate_key()
+    secret = "vendor-key-" + generate_key()
     path = write_config(tmp_path, f'[bricks.fake]\napi_key = "{secret}"\n', keys)
     result = run_cli("config", "validate", str(path))
     assert result.code == 2
@@ -608,13 +608,13 @@ def test_show_masks_every_secret_and_shows_brick_status(run_cli, tmp_path, keys,
 
 
 def test_show_masks_brick_credentials(run_cli, tmp_path, keys, monkeypatch, fake_brick_installed):
-    monkeypatch.setenv("FAKE_API_KEY", "sk_live_do_not_print_9c1d")
+    monkeypatch.setenv("FAKE_API_KEY", "vendor-key-do_not_print_9c1d")
     path = write_config(
         tmp_path, '[bricks.fake]\napi_key = {env = "FAKE_API_KEY"}\nregion = "us"\n', keys
     )
     result = run_cli("--config", str(path), "config", "show", "--json")
     assert result.code == 0, result.err
-    assert "sk_live_do_not_print_9c1d" not in result.out + result.err
+    assert "vendor-key-do_not_print_9c1d" not in result.out + result.err
     fake = json.loads(result.out)["bricks"]["fake"]
     assert (fake["api_key"], fake["region"], fake["status"]) == (MASK, "us", "enabled")
 

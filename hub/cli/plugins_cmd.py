@@ -36,7 +36,7 @@ def plugin_rows(ctx: typer.Context) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "name": info.name,
-                    "version": info.version,
+                    "version": None,  # the brick's own version is unknown: it is never loaded
                     "plugin": info.name,
                     "distribution": info.distribution,
                     "distribution_version": info.version,

@@ -3,7 +3,7 @@
 One line gives a brick the standard suite::
 
     from hub.testing import BrickConformance
-    from plugins.acme import AcmeBrick
+    from acme_hub import AcmeBrick
 
     class TestAcme(BrickConformance):
         brick = AcmeBrick
