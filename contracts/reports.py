@@ -24,6 +24,8 @@ class RuleUsage(BaseModel):
     rule: str
     used: float
     limit: float
+    ok: bool = True
+    detail: str = Field(default="", description="Plain words: why, or why the rule is exempt.")
 
 
 class SendDecision(BaseModel):

@@ -22,6 +22,7 @@ from hub.config.secrets import (
     secret_field_patterns,
     string_leaf_paths,
 )
+from hub.pressure.rules import policy_problems
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -156,6 +157,10 @@ def load_settings(path: Path | None = None) -> HubSettings:
         problems.extend(problems_from_validation(exc))
     except SettingsError as exc:
         problems.append(ConfigProblem("environment", str(exc)))
+    if settings is not None:
+        problems.extend(
+            ConfigProblem(p, m) for p, m in policy_problems(settings.pressure, settings.scenarios)
+        )
     if problems or settings is None:
         raise ConfigError(problems + [ConfigProblem(p, m) for p, m in unavailable.items()])
     settings._source_path = path

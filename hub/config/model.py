@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from contracts import BRICK_NAME_PATTERN, CustomerField, Purpose
 from hub.durations import Duration
+from hub.pressure.rules import PressureSettings, ScenarioSettings
 
 __all__ = [
     "BrickSection",
@@ -148,6 +149,8 @@ class HubSettings(BaseSettings):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     plugins: PluginsSettings = Field(default_factory=PluginsSettings)
     bricks: dict[str, BrickSection] = Field(default_factory=dict)
+    pressure: PressureSettings = Field(default_factory=PressureSettings)
+    scenarios: dict[str, ScenarioSettings] = Field(default_factory=dict)
 
     #: Where the file came from and which of its string values were written inline, so the
     #: brick phase can refuse inline secrets in brick sections too.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Table, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.storage.types import UTCDateTime, utcnow
@@ -19,9 +19,13 @@ __all__ = [
     "BrickPseudonym",
     "ConsentEntry",
     "Customer",
+    "CustomerEvent",
     "CustomerKey",
     "DeadLetter",
     "IdentifierEntry",
+    "LedgerEntry",
+    "PressureDecision",
+    "RuleSet",
     "VaultEntry",
     "metadata",
     "table",
@@ -155,3 +159,89 @@ class AuditEntry(SQLModel, table=True):
     fields: str = Field(default="", max_length=512)
     purpose: str | None = Field(default=None, max_length=32)
     request_id: str | None = Field(default=None, max_length=64)
+
+
+class CustomerEvent(SQLModel, table=True):
+    """A customer's event (order, sign-up...), de-duplicated on (source, source event id).
+
+    The pressure ledger reads it for exclusion windows ("an order in the last 90 days");
+    event intake stores every accepted event here, with its payload sealed.
+    """
+
+    __tablename__ = "customer_events"
+    __table_args__ = (
+        UniqueConstraint("source", "source_event_id", name="uq_event_source_id"),
+        Index("ix_events_customer_type", "customer_id", "type", "occurred_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(foreign_key="customers.id", max_length=40)
+    type: str = Field(max_length=128)
+    source: str = Field(max_length=64)
+    source_event_id: str = Field(max_length=256)
+    occurred_at: datetime = _ts(nullable=False)
+    received_at: datetime = _ts(nullable=False)
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One contact of a customer on a channel: reserved, sent, released, expired or recorded.
+
+    Rows stay pseudonymous (customer id, never contact points), so erasure can keep them and
+    pressure still follows the person's history.
+    """
+
+    __tablename__ = "pressure_ledger"
+    __table_args__ = (
+        Index("ix_ledger_customer_at", "customer_id", "at"),
+        Index("ix_ledger_status_expiry", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(max_length=40)
+    channel: str = Field(max_length=16)
+    scenario: str = Field(max_length=128)
+    kind: str = Field(max_length=16)
+    weight: float
+    priority: int = 50
+    status: str = Field(max_length=16)
+    at: datetime = _ts(nullable=False)
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    idempotency_key: str | None = Field(default=None, max_length=128, unique=True)
+    rule_set_version: str = Field(max_length=16)
+    source: str = Field(default="hub", max_length=64)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class PressureDecision(SQLModel, table=True):
+    """Every reserve decision with the rules it consulted, for explanations and reports."""
+
+    __tablename__ = "pressure_decisions"
+    __table_args__ = (Index("ix_decisions_customer", "customer_id", "decided_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(max_length=40)
+    channel: str = Field(max_length=16)
+    scenario: str = Field(max_length=128)
+    kind: str = Field(max_length=16)
+    at: datetime = _ts(nullable=False)
+    outcome: str = Field(max_length=16)
+    rule: str | None = Field(default=None, max_length=128)
+    reason: str = Field(max_length=1000)
+    until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    consulted: str = Field(sa_column=Column(Text, nullable=False))
+    rule_set_version: str = Field(max_length=16)
+    idempotency_key: str | None = Field(default=None, max_length=128, unique=True)
+    reservation_id: int | None = None
+    decided_at: datetime = _ts(nullable=False)
+
+
+class RuleSet(SQLModel, table=True):
+    """Each version of the pressure rules ever used, so old decisions stay explainable."""
+
+    __tablename__ = "pressure_rule_sets"
+
+    version: str = Field(primary_key=True, max_length=16)
+    rules: str = Field(sa_column=Column(Text, nullable=False))
+    first_used_at: datetime = _ts(nullable=False)

@@ -1,0 +1,1 @@
+"""The central pressure ledger: one rule language, atomic reservations, explained decisions."""
