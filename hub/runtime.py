@@ -27,6 +27,8 @@ from hub.identity.service import IdentityService
 from hub.identity.vault import Vault
 from hub.logs import register_secret
 from hub.plugins import PluginHost, build_plugin_host
+from hub.pressure.ledger import Ledger
+from hub.pressure.policy import Policy
 from hub.storage.db import create_db_engine, normalise_url, require_current_schema
 
 __all__ = ["Runtime", "open_runtime"]
@@ -69,6 +71,10 @@ class Runtime:
     @cached_property
     def engine(self) -> Engine:
         return create_db_engine(self.database_url)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.engine, Policy(self.settings.pressure, self.settings.scenarios))
 
     def ready_engine(self) -> Engine:
         """The engine for data work: keys checked first (no customer data is touched without

@@ -1,7 +1,8 @@
 """Send one message through a brick, with governance applied by the core.
 
-Order of operations, always the same: pick the brick, check consent, build the minimised view
-(egress audited), commit, then call the brick outside any database transaction. Observer hooks
+Order of operations, always the same: pick the brick, check consent, reserve in the pressure
+ledger, build the minimised view (egress audited), then call the brick outside any database
+transaction, and commit or release the reservation. Observer hooks
 hear about the decision and the result after the core has recorded them.
 """
 
@@ -30,6 +31,7 @@ from contracts import (
 )
 from hub.consent import may_contact
 from hub.egress import build_view
+from hub.pressure.engine import Decision
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
 from hub.storage.types import utcnow
@@ -52,7 +54,7 @@ class NoBrickForChannel(Exception):
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: Literal["sent", "refused", "failed"]
+    status: Literal["sent", "deferred", "refused", "failed"]
     brick: str
     decision: SendDecision
     result: SendResult | None = None
@@ -76,43 +78,41 @@ def pick_sender(
     raise NoBrickForChannel(f"{wanted} cannot send {purpose.value} messages on {channel.value}")
 
 
+def _contract(decision: Decision) -> SendDecision:
+    return SendDecision(
+        outcome=decision.outcome,
+        rule=decision.rule,
+        reason=decision.reason,
+        until=decision.until,
+        consulted=decision.consulted,
+    )
+
+
 async def send_message(
     runtime: Runtime,
     *,
     customer_id: str,
     channel: Channel,
-    kind: MessageKind,
     scenario: str,
     template: str,
+    kind: MessageKind | None = None,
     variables: dict[str, str | int | float | bool] | None = None,
     brick: str | None = None,
     idempotency_key: str | None = None,
 ) -> SendOutcome:
+    """Consent, then a pressure reservation, then the minimised view and the brick call.
+
+    ``kind`` defaults to the scenario's; the reservation is committed when the brick accepts
+    the message and released otherwise, so a failed send never uses up the customer's quota.
+    Raises ``UnknownScenario`` and ``NoBrickForChannel`` for input the caller must fix.
+    """
+    kind = kind or runtime.ledger.policy.scenario(scenario).kind
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
     name = pick_sender(runtime, channel, purpose, brick)
-    configured = runtime.bricks[name]
     request_id = uuid.uuid4().hex
     key = idempotency_key or hashlib.sha256(
         f"{customer_id}|{channel}|{scenario}|{template}|{request_id}".encode()
     ).hexdigest()
-    with session_scope(runtime.ready_engine()) as session:
-        verdict = may_contact(session, customer_id, channel, kind)
-        decision = SendDecision(
-            outcome=DecisionOutcome.ALLOWED if verdict.allowed else DecisionOutcome.DENIED,
-            rule=None if verdict.allowed else "consent",
-            reason=verdict.reason,
-        )
-        view = None
-        if verdict.allowed:
-            view = build_view(
-                session,
-                runtime.identity,
-                configured,
-                customer_id,
-                purpose=purpose,
-                request_id=request_id,
-                only=set(CustomerField) - set(_CONTACT_POINT.values()) | {_CONTACT_POINT[channel]},
-            )
     request = SendRequest(
         request_id=request_id,
         idempotency_key=key,
@@ -121,13 +121,37 @@ async def send_message(
         scenario=scenario,
         template=template,
         variables=variables or {},
-        # A refused send still tells observers which pseudonym it concerned, with no field.
-        recipient=view or ContactView(pseudonym=runtime.keys.pseudonym(name, customer_id)),
+        # Until the send is allowed, observers learn only which pseudonym it concerns.
+        recipient=ContactView(pseudonym=runtime.keys.pseudonym(name, customer_id)),
         created_at=utcnow(),
     )
+    with session_scope(runtime.ready_engine()) as session:
+        verdict = may_contact(session, customer_id, channel, kind)
+    if not verdict.allowed:
+        refused = SendDecision(outcome=DecisionOutcome.DENIED, rule="consent",
+                               reason=verdict.reason)
+        runtime.plugins.notify("hub_send_decided", request=request, decision=refused)
+        return SendOutcome("refused", name, refused)
+    reservation = runtime.ledger.reserve(
+        customer_id, channel, scenario, kind=kind, idempotency_key=key
+    )
+    decision = _contract(reservation.decision)
+    if reservation.reservation_id is None:
+        runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
+        deferred = decision.outcome is DecisionOutcome.DEFERRED
+        return SendOutcome("deferred" if deferred else "refused", name, decision)
+    with session_scope(runtime.engine) as session:
+        view = build_view(
+            session,
+            runtime.identity,
+            runtime.bricks[name],
+            customer_id,
+            purpose=purpose,
+            request_id=request_id,
+            only=set(CustomerField) - set(_CONTACT_POINT.values()) | {_CONTACT_POINT[channel]},
+        )
+    request = request.model_copy(update={"recipient": view})
     runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
-    if view is None:
-        return SendOutcome("refused", name, decision)
     try:
         result = await runtime.brick(name).send(request)
     except BrickError as exc:
@@ -137,7 +161,10 @@ async def send_message(
             status=SendStatus.FAILED if retryable else SendStatus.REJECTED,
             error=SendError(code=type(exc).__name__, message=exc.message, retryable=retryable),
         )
+    if result.status is SendStatus.ACCEPTED:
+        runtime.ledger.commit(reservation.reservation_id)
+    else:
+        runtime.ledger.release(reservation.reservation_id)
     runtime.plugins.notify("hub_send_completed", brick=name, request=request, result=result)
     status: Literal["sent", "failed"] = "sent" if result.status is SendStatus.ACCEPTED else "failed"
     return SendOutcome(status, name, decision, result)
-

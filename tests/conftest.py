@@ -21,6 +21,8 @@ from hub.testing import Installation, make_installation
 
 PG_URL_VARIABLE = "HUB_TEST_DATABASE_URL"
 OUTBOX = '[bricks.outbox]\nallowed_fields = ["email", "phone", "first_name", "locale"]\n'
+#: Scenarios the core tests send under (every send names a declared scenario).
+SCENARIOS = "[scenarios.welcome]\n[scenarios.order_confirmation]\nkind = \"transactional\"\n"
 
 
 def _postgres_schema_url() -> Iterator[str]:
@@ -53,13 +55,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest.fixture
 def installation(tmp_path: Path, database_url: str) -> Installation:
     """A migrated installation (both backends) with the outbox brick enabled."""
-    return make_installation(tmp_path / "hub", bricks=OUTBOX, database_url=database_url)
+    return make_installation(
+        tmp_path / "hub", bricks=OUTBOX, database_url=database_url, extra=SCENARIOS
+    )
 
 
 @pytest.fixture
 def sqlite_installation(tmp_path: Path) -> Installation:
     """The embedded default only, for tests about files on disk."""
-    return make_installation(tmp_path / "hub", bricks=OUTBOX)
+    return make_installation(tmp_path / "hub", bricks=OUTBOX, extra=SCENARIOS)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from hub.sending import NoBrickForChannel, send_message
 from hub.storage.db import session_scope
 from hub.storage.models import AuditEntry
 from hub.storage.types import utcnow
+from tests.conftest import SCENARIOS
 
 
 class Recorder:
@@ -62,8 +63,9 @@ def _customer(runtime, email_consent: ConsentStatus | None) -> str:
 
 
 def _send(runtime, customer_id, channel=Channel.EMAIL, kind=MessageKind.MARKETING):
-    return asyncio.run(send_message(runtime, customer_id=customer_id, channel=channel, kind=kind,
-                                    scenario="welcome", template="welcome-1",
+    scenario = "welcome" if kind is MessageKind.MARKETING else "order_confirmation"
+    return asyncio.run(send_message(runtime, customer_id=customer_id, channel=channel,
+                                    scenario=scenario, template="welcome-1",
                                     variables={"n": 1}))
 
 
@@ -121,7 +123,7 @@ def test_transactional_needs_no_marketing_consent(installation):
 def test_brick_rejection_is_reported_not_raised(tmp_path, database_url):
     from hub.testing import make_installation
 
-    inst = make_installation(tmp_path / "h", database_url=database_url,
+    inst = make_installation(tmp_path / "h", database_url=database_url, extra=SCENARIOS,
                              bricks='[bricks.outbox]\nallowed_fields = ["first_name"]\n')
     runtime = open_runtime(inst.config)
     customer = _customer(runtime, None)
@@ -134,7 +136,8 @@ def test_brick_rejection_is_reported_not_raised(tmp_path, database_url):
 def test_disabled_brick_gets_nothing(tmp_path):
     from hub.testing import make_installation
 
-    inst = make_installation(tmp_path / "h", bricks="[bricks.outbox]\nenabled = false\n")
+    inst = make_installation(tmp_path / "h", bricks="[bricks.outbox]\nenabled = false\n",
+                             extra=SCENARIOS)
     runtime = open_runtime(inst.config)
     customer = _customer(runtime, ConsentStatus.GRANTED)
     with pytest.raises(NoBrickForChannel):
@@ -149,6 +152,7 @@ def test_a_brick_is_used_only_for_its_configured_purposes(tmp_path):
 
     inst = make_installation(
         tmp_path / "h",
+        extra=SCENARIOS,
         bricks='[bricks.outbox]\nallowed_fields = ["email"]\npurposes = ["transactional"]\n',
     )
     runtime = open_runtime(inst.config)
@@ -156,3 +160,35 @@ def test_a_brick_is_used_only_for_its_configured_purposes(tmp_path):
     with pytest.raises(NoBrickForChannel, match="marketing messages on email"):
         _send(runtime, customer)
     assert _send(runtime, customer, Channel.EMAIL, MessageKind.TRANSACTIONAL).status == "sent"
+
+
+CAPPED = SCENARIOS + '[[pressure.caps]]\nname = "one-a-week"\nwindow = "7d"\nlimit = 1\n'
+
+
+def test_pressure_refusal_sends_nothing_and_failures_free_the_slot(tmp_path, database_url):
+    from hub.testing import make_installation
+
+    inst = make_installation(tmp_path / "h", database_url=database_url, extra=CAPPED,
+                             bricks='[bricks.outbox]\nallowed_fields = ["first_name"]\n')
+    runtime = open_runtime(inst.config)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    failed = _send(runtime, customer)  # no email allowed for the brick: rejected at the brick
+    assert failed.status == "failed"
+    again = _send(runtime, customer)  # the failed send released its reservation
+    assert again.status == "failed"
+    assert again.decision.outcome == "allowed"
+
+    ok = make_installation(tmp_path / "ok", database_url=database_url, extra=CAPPED,
+                           bricks=OUTBOX_EMAIL)
+    runtime = open_runtime(ok.config)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    assert _send(runtime, customer).status == "sent"
+    second = _send(runtime, customer)
+    assert second.status == "refused"
+    assert second.decision.rule == "one-a-week"
+    assert "limit 1" in second.decision.reason
+    assert len(_outbox(ok)) == 1
+    assert _send(runtime, customer, Channel.EMAIL, MessageKind.TRANSACTIONAL).status == "sent"
+
+
+OUTBOX_EMAIL = '[bricks.outbox]\nallowed_fields = ["email"]\n'

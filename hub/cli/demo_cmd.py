@@ -56,11 +56,12 @@ def demo(
         say(f"   line {row.line}: {row.field}: {row.reason}  -> dead letter", markup=False)
     say(f"2. Imported again: {second.created} created, {second.unchanged} unchanged "
         "(identifiers are matched by keyed digest)\n", markup=False)
-    say("3. Sends through the core (consent check, minimised view, egress audit):",
+    say("3. Sends through the core (consent, pressure ledger, minimised view, egress audit):",
         markup=False)
     for row in report.sends:
+        until = f" -> retry at {row['until']}" if row["until"] else ""
         say(f"   {row['customer_id'][:12]}… {row['scenario']:<19} {row['channel']:<5} "
-            f"{row['status']:<7} {row['reason']}", markup=False)
+            f"{row['status']:<8} {row['reason']}{until}", markup=False)
     say(f"\n   totals: {data['totals']}", markup=False)
     say(f"   messages written to {report.outbox} (pseudonym + allowed fields only)",
         markup=False)

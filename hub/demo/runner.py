@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from contracts import Channel, MessageKind
+from contracts import Channel
 from hub.cli.keys_cmd import write_key_files
 from hub.contacts.importer import ImportReport, import_contacts
 from hub.runtime import Runtime, open_runtime
@@ -37,6 +37,26 @@ pseudonym_key = {{file = "{dir}/keys/pseudonym_key"}}
 
 [identity]
 default_region = "FR"
+
+# Commercial pressure: at most one marketing message per local calendar day, whatever the
+# channel; transactional messages are exempt (but counted).
+[pressure]
+default_time_zone = "Europe/Paris"
+
+[[pressure.caps]]
+name = "marketing-daily"
+calendar = "day"
+limit = 1
+
+[scenarios.welcome]
+priority = 40
+
+[scenarios.spring_sale]
+priority = 20
+
+[scenarios.order_confirmation]
+kind = "transactional"
+priority = 90
 
 [bricks.outbox]
 enabled = true
@@ -79,30 +99,31 @@ async def _sends(runtime: Runtime) -> list[dict[str, Any]]:
         customers = list(session.exec(select(Customer.id).order_by(col(Customer.created_at))))
     rows = []
     plan = [
-        (Channel.EMAIL, MessageKind.MARKETING, "welcome", "welcome-1"),
-        (Channel.SMS, MessageKind.MARKETING, "spring_sale", "sale-sms"),
-        (Channel.EMAIL, MessageKind.TRANSACTIONAL, "order_confirmation", "order-confirmed"),
+        (Channel.EMAIL, "welcome", "welcome-1"),
+        (Channel.SMS, "spring_sale", "sale-sms"),
+        (Channel.EMAIL, "order_confirmation", "order-confirmed"),
     ]
     for customer_id in customers:
-        for channel, kind, scenario, template in plan:
+        for channel, scenario, template in plan:
             outcome = await send_message(
                 runtime,
                 customer_id=customer_id,
                 channel=channel,
-                kind=kind,
                 scenario=scenario,
                 template=template,
                 variables={"brand": "Demo Shop"},
             )
             error = outcome.result.error if outcome.result else None
+            until = outcome.decision.until
             rows.append(
                 {
                     "customer_id": customer_id,
                     "channel": channel.value,
-                    "kind": kind.value,
+                    "kind": runtime.ledger.policy.scenario(scenario).kind.value,
                     "scenario": scenario,
                     "status": outcome.status,
                     "reason": error.message if error else outcome.decision.reason,
+                    "until": until.isoformat() if until else None,
                 }
             )
     return rows
