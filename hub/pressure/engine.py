@@ -260,6 +260,15 @@ def _evaluate(
     return verdicts
 
 
+def _delay_text(max_delay: timedelta) -> str:
+    """``format_duration`` only takes config durations (positive whole seconds); ``decide`` is
+    also called with no room at all (``max_delay=0``: "may it go out exactly then?"), which
+    must deny with a reason rather than raise."""
+    if max_delay > timedelta(0) and not max_delay.microseconds:
+        return format_duration(max_delay)
+    return "none" if max_delay == timedelta(0) else str(max_delay)
+
+
 def decide(
     policy: Policy,
     intent: Intent,
@@ -273,7 +282,12 @@ def decide(
     consulted = [v.usage for v in verdicts]
     failed = [v for v in verdicts if not v.usage.ok]
     if not failed:
-        reason = "every rule allows it" if verdicts else "no rule applies"
+        if not verdicts:
+            reason = "no rule applies"
+        elif all(v.usage.detail.startswith("exempt:") for v in verdicts):
+            reason = f"{intent.kind.value} sends are exempt from every rule in scope"
+        else:
+            reason = "every rule allows it"
         return Decision(DecisionOutcome.ALLOWED, None, reason, None, consulted, policy.version)
     never = [v for v in failed if v.retry_at is None]
     if never:
@@ -310,7 +324,7 @@ def decide(
         DecisionOutcome.DENIED,
         binding.usage.rule,
         f"{binding.usage.rule}: {binding.usage.detail}; no instant within the maximum delay "
-        f"of {format_duration(max_delay)} satisfies every rule",
+        f"of {_delay_text(max_delay)} satisfies every rule",
         None,
         consulted,
         policy.version,
