@@ -497,7 +497,7 @@ def test_transactional_sends_are_exempt_but_still_count() -> None:
     confirmation = run(policy, night, "order_confirmation", past=[contact(night - HOUR)])
     exempt = "exempt: rule applies to marketing sends only"
     assert confirmation.outcome is ALLOWED
-    assert confirmation.reason == "every rule allows it"
+    assert confirmation.reason == "transactional sends are exempt from every rule in scope"
     assert confirmation.consulted == [
         RuleUsage(rule="rolling-24h", used=0, limit=1, ok=True, detail=exempt),
         RuleUsage(rule="quiet-hours", used=0, limit=0, ok=True, detail=exempt),
