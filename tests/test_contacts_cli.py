@@ -125,3 +125,12 @@ def test_show_errors(run_cli, installation):
     junk = run_cli("--config", config, "contacts", "show", "--email", "null")
     assert junk.code == 2
     assert "email: placeholder" in junk.err
+
+
+def test_usage_errors_exit_2_naming_the_option(run_cli, installation):
+    result = run_cli("--config", str(installation.config), "contacts", "show", "--bogus")
+    assert result.code == 2
+    assert "No such option: --bogus" in result.err
+    missing = run_cli("--config", str(installation.config), "contacts", "import")
+    assert missing.code == 2
+    assert "Missing argument" in missing.err

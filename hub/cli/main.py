@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from hub import __version__
-from hub.cli import config_cmd, contacts_cmd, db_cmd, demo_cmd, keys_cmd, plugins_cmd
+from hub.cli import (
+    campaign_cmd,
+    config_cmd,
+    contacts_cmd,
+    db_cmd,
+    demo_cmd,
+    keys_cmd,
+    plugins_cmd,
+    pressure_cmd,
+)
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
 from hub.config import ConfigError, find_config_path, load_settings
 from hub.identity.keys import KeyMaterialError
@@ -23,6 +32,23 @@ from hub.storage.db import DatabaseNotReady
 __all__ = ["State", "build_app", "main"]
 
 log = get_logger(__name__)
+
+
+def _exception_types(name: str) -> tuple[type[BaseException], ...]:
+    """Typer >= 0.20 vendors click as ``typer._click``; older ones use click itself."""
+    found = [getattr(typer, name)] if hasattr(typer, name) else []
+    for module in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            kind = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if kind is not None:
+            found.append(kind)
+    return tuple(found)
+
+
+_USAGE_ERRORS = _exception_types("ClickException")
+_ABORTS = _exception_types("Abort")
 
 
 @dataclass
@@ -86,7 +112,9 @@ def build_app() -> typer.Typer:
     app.add_typer(config_cmd.app, name="config")
     app.add_typer(contacts_cmd.app, name="contacts")
     app.add_typer(db_cmd.app, name="db")
+    app.add_typer(campaign_cmd.app, name="campaign")
     app.add_typer(keys_cmd.app, name="keys")
+    app.add_typer(pressure_cmd.app, name="pressure")
     app.command("demo")(demo_cmd.demo)
     return app
 
@@ -114,14 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if host is not None:
             host.register_commands(app)
-        result = app(
-            args=argv, prog_name="hub", standalone_mode=False, obj=State(host=host)
-        )
-    except click.exceptions.Abort:
+        result = app(args=argv, prog_name="hub", standalone_mode=False, obj=State(host=host))
+    except _ABORTS:
         stderr.print("aborted")
         return 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
+    except _USAGE_ERRORS as exc:
+        exc.show()  # type: ignore[attr-defined]
         return EXIT_INVALID
     except ConfigError as exc:
         for problem in exc.problems:
