@@ -79,9 +79,7 @@ class PluginHost:
         for name, plugin in self.pm.list_name_plugin():
             if plugin is None:
                 continue
-            hooks = tuple(
-                sorted(c.name for c in self.pm.get_hookcallers(plugin) or [])
-            )
+            hooks = tuple(sorted(c.name for c in self.pm.get_hookcallers(plugin) or []))
             infos.append(PluginInfo(name, *self._dist(name), hooks, blocked=False))
         for name in sorted(self.blocked):
             infos.append(PluginInfo(name, *self._dist(name), (), blocked=True))
@@ -282,6 +280,4 @@ def _check_pending(pm: pluggy.PluginManager) -> None:
                 continue
             guess = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-            raise PluginError(
-                f"plugin {impl.plugin_name!r} implements unknown hook {name!r}{hint}"
-            )
+            raise PluginError(f"plugin {impl.plugin_name!r} implements unknown hook {name!r}{hint}")

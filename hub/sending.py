@@ -110,9 +110,12 @@ async def send_message(
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
     name = pick_sender(runtime, channel, purpose, brick)
     request_id = uuid.uuid4().hex
-    key = idempotency_key or hashlib.sha256(
-        f"{customer_id}|{channel}|{scenario}|{template}|{request_id}".encode()
-    ).hexdigest()
+    key = (
+        idempotency_key
+        or hashlib.sha256(
+            f"{customer_id}|{channel}|{scenario}|{template}|{request_id}".encode()
+        ).hexdigest()
+    )
     request = SendRequest(
         request_id=request_id,
         idempotency_key=key,
@@ -128,8 +131,9 @@ async def send_message(
     with session_scope(runtime.ready_engine()) as session:
         verdict = may_contact(session, customer_id, channel, kind)
     if not verdict.allowed:
-        refused = SendDecision(outcome=DecisionOutcome.DENIED, rule="consent",
-                               reason=verdict.reason)
+        refused = SendDecision(
+            outcome=DecisionOutcome.DENIED, rule="consent", reason=verdict.reason
+        )
         runtime.plugins.notify("hub_send_decided", request=request, decision=refused)
         return SendOutcome("refused", name, refused)
     reservation = runtime.ledger.reserve(

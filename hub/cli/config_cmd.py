@@ -21,8 +21,9 @@ from hub.config.schema import config_json_schema
 from hub.identity.keys import KeyMaterialError, KeyRing
 from hub.plugins import PluginError, build_plugin_host
 
-app = typer.Typer(help="Validate, document and show the central configuration.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Validate, document and show the central configuration.", no_args_is_help=True
+)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -74,8 +75,9 @@ def validate(
     if problems:
         raise typer.Exit(EXIT_INVALID)
     if not json_output:
-        stdout.print(f"configuration valid: {config_path or '(defaults and environment)'}",
-                     markup=False)
+        stdout.print(
+            f"configuration valid: {config_path or '(defaults and environment)'}", markup=False
+        )
 
 
 @app.command("schema")
@@ -112,9 +114,11 @@ def show(ctx: typer.Context, json_output: JsonOption = False) -> None:
     data["bricks"] = {}
     for name, configured in runtime.bricks.items():
         section = runtime.settings.bricks.get(name)
-        entry = section.model_dump(mode="json", include=set(BrickSection.model_fields)) if (
-            section
-        ) else {}
+        entry = (
+            section.model_dump(mode="json", include=set(BrickSection.model_fields))
+            if (section)
+            else {}
+        )
         if configured.settings is not None:
             entry.update(configured.settings.model_dump(mode="json"))
         entry["status"] = configured.status

@@ -34,8 +34,9 @@ def demo(
             "created": first.created,
             "updated": first.updated,
             "unchanged": first.unchanged,
-            "rejected": [{"line": r.line, "field": r.field, "reason": r.reason}
-                         for r in first.rejected],
+            "rejected": [
+                {"line": r.line, "field": r.field, "reason": r.reason} for r in first.rejected
+            ],
         },
         "reimport": {"created": second.created, "unchanged": second.unchanged},
         "sends": report.sends,
@@ -47,23 +48,36 @@ def demo(
         emit_json(data)
         return
     say = stdout.print
-    say(f"Demo installation in {report.directory} (SQLite, outbox brick, fresh keys)\n",
-        markup=False)
-    say(f"1. Imported sample contacts: {first.created} customers created, "
+    say(
+        f"Demo installation in {report.directory} (SQLite, outbox brick, fresh keys)\n",
+        markup=False,
+    )
+    say(
+        f"1. Imported sample contacts: {first.created} customers created, "
         f"{first.updated} updated (same email, other spelling), {len(first.rejected)} rejected:",
-        markup=False)
+        markup=False,
+    )
     for row in first.rejected:
         say(f"   line {row.line}: {row.field}: {row.reason}  -> dead letter", markup=False)
-    say(f"2. Imported again: {second.created} created, {second.unchanged} unchanged "
-        "(identifiers are matched by keyed digest)\n", markup=False)
-    say("3. Sends through the core (consent, pressure ledger, minimised view, egress audit):",
-        markup=False)
+    say(
+        f"2. Imported again: {second.created} created, {second.unchanged} unchanged "
+        "(identifiers are matched by keyed digest)\n",
+        markup=False,
+    )
+    say(
+        "3. Sends through the core (consent, pressure ledger, minimised view, egress audit):",
+        markup=False,
+    )
     for row in report.sends:
         until = f" -> retry at {row['until']}" if row["until"] else ""
-        say(f"   {row['customer_id'][:12]}… {row['scenario']:<19} {row['channel']:<5} "
-            f"{row['status']:<8} {row['reason']}{until}", markup=False)
+        say(
+            f"   {row['customer_id'][:12]}… {row['scenario']:<19} {row['channel']:<5} "
+            f"{row['status']:<8} {row['reason']}{until}",
+            markup=False,
+        )
     say(f"\n   totals: {data['totals']}", markup=False)
-    say(f"   messages written to {report.outbox} (pseudonym + allowed fields only)",
-        markup=False)
-    say(f"4. Plaintext emails/phones/names found in the database file: {report.plaintext_hits}",
-        markup=False)
+    say(f"   messages written to {report.outbox} (pseudonym + allowed fields only)", markup=False)
+    say(
+        f"4. Plaintext emails/phones/names found in the database file: {report.plaintext_hits}",
+        markup=False,
+    )

@@ -105,8 +105,9 @@ class BrickSection(BaseModel):
         default=None, description="Restrict the purposes this brick is used for."
     )
     pseudonym_key: SecretStr | None = Field(
-        default=None, description="Override the derived pseudonym key (e.g. to keep ids stable "
-        "when migrating an existing integration)."
+        default=None,
+        description="Override the derived pseudonym key (e.g. to keep ids stable "
+        "when migrating an existing integration).",
     )
 
     @field_validator("allowed_fields")

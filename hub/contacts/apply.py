@@ -59,9 +59,7 @@ def _check_time_zone(value: str) -> str:
     try:
         ZoneInfo(value.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ContactRejected(
-            "time_zone", "not an IANA time zone such as Europe/Paris"
-        ) from None
+        raise ContactRejected("time_zone", "not an IANA time zone such as Europe/Paris") from None
     return value.strip()
 
 

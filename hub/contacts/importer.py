@@ -260,10 +260,8 @@ def import_contacts(
         if not batch:
             return report
         try:
-            _process_batch(engine, identity, vault, batch, path=path, source=source,
-                           report=report)
+            _process_batch(engine, identity, vault, batch, path=path, source=source, report=report)
         except IntegrityError:
-            _process_batch(engine, identity, vault, batch, path=path, source=source,
-                           report=report)
+            _process_batch(engine, identity, vault, batch, path=path, source=source, report=report)
         if progress:
             progress(len(batch))

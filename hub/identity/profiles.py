@@ -67,19 +67,19 @@ class ProfileStore:
                 raise LookupError(f"unknown customer(s): {len(missing)}")
             if not pii:
                 continue
-            entries = list(session.exec(
-                select(VaultEntry)
-                .where(col(VaultEntry.customer_id).in_(chunk), col(VaultEntry.field).in_(pii))
-                .execution_options(populate_existing=True)
-            ))
+            entries = list(
+                session.exec(
+                    select(VaultEntry)
+                    .where(col(VaultEntry.customer_id).in_(chunk), col(VaultEntry.field).in_(pii))
+                    .execution_options(populate_existing=True)
+                )
+            )
             keys = self._data_keys(session, sorted({e.customer_id for e in entries}))
             for entry in entries:
                 if entry.customer_id not in keys:
                     continue  # erased: the data key is gone, the ciphertext is noise
-                profiles[entry.customer_id][CustomerField(entry.field)] = (
-                    self.vault.decrypt_field(
-                        keys[entry.customer_id], entry.customer_id, entry.field, entry.ciphertext
-                    )
+                profiles[entry.customer_id][CustomerField(entry.field)] = self.vault.decrypt_field(
+                    keys[entry.customer_id], entry.customer_id, entry.field, entry.ciphertext
                 )
         return profiles
 

@@ -164,9 +164,7 @@ class IdentityService(ProfileStore):
             ):
                 known[entry.digest] = entry
         owner = {
-            d: e.customer_id
-            for d, e in known.items()
-            if e.expires_at is None or e.expires_at > now
+            d: e.customer_id for d, e in known.items() if e.expires_at is None or e.expires_at > now
         }
         seen_live = set(owner)
         new_customers: list[str] = []
@@ -177,8 +175,9 @@ class IdentityService(ProfileStore):
             if len(owners) > 1:
                 kinds = sorted({n.kind.value for n in group if n.digest in owner})
                 results.append(
-                    IdentityConflict(f"identifiers ({', '.join(kinds)}) belong to different "
-                                     "customers")
+                    IdentityConflict(
+                        f"identifiers ({', '.join(kinds)}) belong to different customers"
+                    )
                 )
                 continue
             if owners:
@@ -224,14 +223,22 @@ class IdentityService(ProfileStore):
         if new_customers:
             session.execute(
                 table(Customer).insert(),
-                [{"id": c, "status": "active", "created_at": now, "updated_at": now}
-                 for c in new_customers],
+                [
+                    {"id": c, "status": "active", "created_at": now, "updated_at": now}
+                    for c in new_customers
+                ],
             )
             keys = []
             for customer_id in new_customers:
                 _, wrapped = self.vault.new_data_key(customer_id)
-                keys.append({"customer_id": customer_id, "wrapped_key": wrapped,
-                             "master_key_id": self.keys.master_key_id, "created_at": now})
+                keys.append(
+                    {
+                        "customer_id": customer_id,
+                        "wrapped_key": wrapped,
+                        "master_key_id": self.keys.master_key_id,
+                        "created_at": now,
+                    }
+                )
             session.execute(table(CustomerKey).insert(), keys)
         # An expired link's row is reused for its new owner; brand-new digests are inserted.
         reused = [row for digest, row in new_entries.items() if digest in known]
@@ -266,4 +273,3 @@ class IdentityService(ProfileStore):
     def customer_for_pseudonym(self, session: Session, brick: str, pseudonym: str) -> str | None:
         row = session.get(BrickPseudonym, (brick, pseudonym))
         return row.customer_id if row else None
-

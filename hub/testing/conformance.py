@@ -97,8 +97,13 @@ class BrickConformance:
         values = {**self.settings, **{name: SENTINEL for name in secret_fields}}
         built = self.brick.Settings(**values)
         instance = self.brick(built, self._context())
-        for text in (repr(built), str(built), built.model_dump_json(), repr(instance),
-                     json.dumps(self.brick.describe())):
+        for text in (
+            repr(built),
+            str(built),
+            built.model_dump_json(),
+            repr(instance),
+            json.dumps(self.brick.describe()),
+        ):
             assert SENTINEL not in text
 
     # -- registration --------------------------------------------------------------------------

@@ -1,0 +1,388 @@
+"""Batch arbitration (``hub campaign plan``): candidates of several campaigns against the ledger.
+
+Each customer gets the candidates that fit, highest priority first, exactly as if the online
+engine had been asked about them one after the other at the plan time, each admitted one then
+counting as a contact of that instant. The work is set-based so a million candidates cost
+seconds, not a million round trips: candidates and per-customer usage live in temporary
+tables, and round *k* checks every customer's *k*-th candidate against every rule in one SQL
+statement (``plan_sql``). Semantics, outputs and limits: ``docs/campaign-plan.md``.
+"""
+
+# ruff: noqa: S608  -- SQL is generated from the policy; every value goes in as a parameter.
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from contracts import Channel
+from hub.pressure import plan_sql as q
+from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
+from hub.pressure.policy import Policy
+from hub.storage.models import RuleSet
+from hub.storage.models import table as t
+from hub.storage.types import UTCDateTime, utcnow
+
+__all__ = ["Candidate", "InvalidRow", "PlanError", "PlanReport", "PlanRow", "plan_campaign"]
+
+_BATCH = 10_000
+RULE_SETS = t(RuleSet)
+#: Rows whose customer is unknown (no zone) or lives in a zone that does not exist.
+_UNPLANNED = (
+    "SELECT r.id, r.customer_id, pc.zone FROM plan_raw r LEFT JOIN plan_cust pc ON "
+    "pc.customer_id = r.customer_id WHERE NOT EXISTS (SELECT 1 FROM plan_state s "
+    "WHERE s.customer_id = r.customer_id)"
+)
+#: Candidates of known customers ranked per customer: priority, then line.
+_CANDIDATES = (
+    "INSERT INTO plan_cand (id, customer_id, combo, campaign, kind, weight, priority, deadline, "
+    "horizon, rnk) SELECT r.id, r.customer_id, r.combo, r.campaign, k.kind, k.weight, "
+    "k.priority, {at} + k.delay, {at} + k.delay + {lookback}, ROW_NUMBER() OVER (PARTITION BY "
+    "r.customer_id ORDER BY k.priority DESC, r.id) FROM plan_raw r JOIN plan_combo k ON "
+    "k.combo = r.combo WHERE EXISTS (SELECT 1 FROM plan_state s WHERE s.customer_id = "
+    "r.customer_id)"
+)
+_COMMIT = (
+    "INSERT INTO pressure_ledger (customer_id, channel, scenario, kind, weight, priority, status, "
+    "at, expires_at, idempotency_key, rule_set_version, source, created_at, updated_at) "
+    "SELECT c.customer_id, k.channel, k.scenario, c.kind, c.weight, c.priority, {values} "
+    "FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e ON e.id = c.id "
+    "WHERE e.ok = 1"
+)
+_RESULTS = (
+    "SELECT c.id, c.customer_id, k.scenario, k.channel, c.campaign, c.deadline, e.ok{checks} "
+    "FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e ON e.id = c.id "
+    "ORDER BY c.id"
+)
+
+
+class PlanError(Exception):
+    """The plan cannot be carried out as asked (e.g. it was already committed)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    line: int  # where it came from, to report it; also its tie-break after priority
+    customer_id: str
+    scenario: str
+    channel: Channel
+    campaign: str | None = None
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    line: int
+    reason: str
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    line: int
+    customer_id: str
+    scenario: str
+    channel: str
+    campaign: str | None
+    outcome: str  # admitted | deferred | excluded
+    rule: str | None = None  # the rule the engine would name for a refusal
+    not_before: datetime | None = None  # deferred: no rule allows it earlier
+    key: str | None = None  # committed: the ledger row's idempotency key
+
+
+@dataclass
+class PlanReport:
+    at: datetime
+    version: str
+    totals: Counter[str] = field(default_factory=Counter)
+    rules: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    campaigns: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    invalid: list[InvalidRow] = field(default_factory=list)
+    committed: int = 0
+    status: str | None = None
+    not_committed: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        totals = {k: self.totals[k] for k in ("admitted", "deferred", "excluded")}
+        return {
+            "at": self.at.isoformat(),
+            "rule_set_version": self.version,
+            "totals": {**totals, "invalid": len(self.invalid)},
+            "rules": {name: dict(counts) for name, counts in self.rules.items()},
+            "campaigns": {name: dict(counts) for name, counts in sorted(self.campaigns.items())},
+            "invalid": [asdict(row) for row in self.invalid],
+            **{k: getattr(self, k) for k in ("committed", "status", "not_committed")},
+        }
+
+
+def plan_campaign(
+    engine: Engine,
+    policy: Policy,
+    candidates: Iterable[Candidate | InvalidRow],
+    *,
+    at: datetime,
+    now: datetime | None = None,
+    commit: bool = False,
+    reserve: bool = False,
+    sink: Callable[[PlanRow], None] | None = None,
+) -> PlanReport:
+    """Arbitrate ``candidates`` at instant ``at``; rows the caller could not read come as
+    ``InvalidRow`` and are reported with the rest. ``sink`` gets every planned row in line order.
+
+    With ``commit`` (and no invalid row), admitted candidates become ledger rows: ``sent``, or
+    ``reserved`` for ``reservation_ttl`` with ``reserve``. Otherwise nothing is written.
+    """
+    if at.tzinfo is None:
+        raise PlanError("the plan time needs a UTC offset")
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql" and not commit:  # one snapshot throughout
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        if connection.dialect.name == "sqlite":
+            _sqlite_math(connection)
+        transaction = connection.begin()
+        try:
+            report = _Planner(connection, policy, at, now or utcnow()).run(
+                candidates, commit=commit, reserve=reserve, sink=sink
+            )
+            if report.committed:
+                for name in q.TABLES:
+                    connection.execute(text(f"DROP TABLE {name}"))
+                transaction.commit()
+            else:  # dropping the temporary tables with everything else, on both backends
+                transaction.rollback()
+        except BaseException:
+            transaction.rollback()
+            raise
+    return report
+
+
+def _sqlite_math(connection: Connection) -> None:
+    """Decay needs power() and ln(); SQLite builds without math functions get Python's."""
+    raw: Any = connection.connection.driver_connection
+    try:
+        raw.execute("SELECT power(2, 1), ln(2)").fetchall()
+    except sqlite3.OperationalError:
+        raw.create_function("power", 2, math.pow, deterministic=True)
+        raw.create_function("ln", 1, math.log, deterministic=True)
+
+
+class _Planner:
+    def __init__(self, connection: Connection, policy: Policy, at: datetime, now: datetime) -> None:
+        self.connection, self.policy, self.at, self.now = connection, policy, at, now
+        self.sql = sql = q.Sql(connection.dialect.name)
+        delay = max((policy.max_delay(s) for s in policy.scenarios), default=policy.lookback * 0)
+        low, high = at - policy.lookback, at + delay + policy.lookback
+        self.ctx = q.Context(sql, at, now, low, high, q.to_us(at))
+        self.combos = q.Combos(policy)
+        self.rules = [q.RuleSql.build(i, r, self.combos) for i, r in enumerate(policy.rules)]
+        self.report = PlanReport(at=at, version=policy.version)
+        self.digest = hashlib.sha256(f"{policy.version}|{at.isoformat()}".encode())
+
+    def execute(self, statement: str) -> Any:
+        return self.connection.execute(*self.sql.statement(statement))
+
+    def run(
+        self,
+        candidates: Iterable[Candidate | InvalidRow],
+        *,
+        commit: bool,
+        reserve: bool,
+        sink: Callable[[PlanRow], None] | None,
+    ) -> PlanReport:
+        for statement in q.create_tables(self.sql, self.rules):
+            self.execute(statement)
+        self._load(candidates)
+        self._customers()
+        self._arbitrate()
+        if commit:
+            self._commit(reserve)
+        self._results(sink)
+        self.report.invalid.sort(key=lambda row: row.line)
+        return self.report
+
+    def _load(self, candidates: Iterable[Candidate | InvalidRow]) -> None:
+        """Candidates into ``plan_raw`` in batches (executemany), with their scenario's
+        kind, weight, priority and maximum delay in ``plan_combo``."""
+        policy, kind = self.policy, self.combos.kind
+        names = ("combo", "scenario", "channel", "kind", "weight")
+        combos = [
+            dict(zip(names, (i, s, c.value, kind(i).value, policy.weight(c, s)), strict=True))
+            | {"priority": policy.scenario(s).priority, "delay": q.to_us(policy.max_delay(s))}
+            for i, (s, c) in enumerate(self.combos.pairs)
+        ]
+        self._insert("plan_combo", [*names, "priority", "delay"], combos)
+        mark = "%s" if self.sql.postgres else "?"  # the driver's own style: no per-row binding
+        raw = f"INSERT INTO plan_raw (id, customer_id, combo, campaign) VALUES ({', '.join([mark] * 4)})"
+        batch: list[tuple[int, str, int, str | None]] = []
+        for row in candidates:
+            if not isinstance(row, InvalidRow):
+                combo = self.combos.index.get((row.scenario, row.channel))
+                if combo is None:
+                    row = InvalidRow(
+                        row.line, f"unknown scenario {row.scenario!r}", row.customer_id
+                    )
+            if isinstance(row, InvalidRow):
+                self.report.invalid.append(row)
+                continue
+            batch.append((row.line, row.customer_id, combo, row.campaign))
+            self.digest.update(repr(batch[-1]).encode())
+            if len(batch) >= _BATCH:
+                self.connection.exec_driver_sql(raw, batch)  # type: ignore[arg-type]
+                batch = []
+        if batch:
+            self.connection.exec_driver_sql(raw, batch)  # type: ignore[arg-type]
+
+    def _insert(
+        self,
+        table: str,
+        names: Iterable[str],
+        rows: list[dict[str, Any]],
+        instants: Iterable[str] = (),
+    ) -> None:
+        names = list(names)
+        if rows:
+            typed = [bindparam(n, type_=UTCDateTime()) for n in instants]
+            statement = text(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES (:{', :'.join(names)})"
+            )
+            self.connection.execute(statement.bindparams(*typed), rows)
+
+    def _customers(self) -> None:
+        """Customers and their zones; per-zone calendar periods and quiet hours are computed
+        in Python (few distinct zones), then every customer's usage in one SQL pass."""
+        default = self.sql.bind(self.policy.default_zone.key)
+        self.execute(
+            f"INSERT INTO plan_cust (customer_id, zone) SELECT cu.id, COALESCE(NULLIF("
+            f"cu.time_zone, ''), {default}) FROM customers cu WHERE cu.id IN "
+            f"(SELECT customer_id FROM plan_raw)"
+        )
+        names = [row[0] for row in self.execute("SELECT DISTINCT zone FROM plan_cust")]
+        zones = [z for z in (self._zone_values(name) for name in names) if z is not None]
+        columns = [(c, instant) for r in self.rules for c, _, instant in r.zone_columns()]
+        instants = [c for c, instant in columns if instant]
+        self._insert("plan_zone", ["zone"] + [c for c, _ in columns], zones, instants)
+        self.execute(q.state_insert(self.ctx, self.rules))
+        for line, customer, zone in self.execute(_UNPLANNED):
+            reason = f"the customer's time zone {zone!r} is not a known IANA time zone"
+            self.report.invalid.append(
+                InvalidRow(line, reason if zone else "unknown customer", customer)
+            )
+        lookback = q.to_us(self.policy.lookback)
+        self.execute(_CANDIDATES.format(at=self.ctx.at_us, lookback=lookback))
+        self.execute("CREATE INDEX plan_cand_rnk ON plan_cand (rnk)")
+        if self.sql.postgres:  # temporary tables get no statistics otherwise
+            for name in ("plan_cand", "plan_state"):
+                self.execute(f"ANALYZE {name}")
+
+    def _zone_values(self, name: str) -> dict[str, Any] | None:
+        try:
+            zone = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+        values: dict[str, Any] = {"zone": name}
+        for rule in self.rules:
+            spec, computed = rule.rule, {}
+            if spec.calendar is not None:
+                start, end = period_bounds(self.at, spec.calendar, zone)
+                computed = {"start": start, "end": end, "end_us": q.to_us(end)}
+            elif spec.start is not None and spec.end is not None:
+                quiet = in_quiet_hours(self.at, spec.start, spec.end, zone)
+                until = next_quiet_end(self.at, spec.start, spec.end, zone) if quiet else None
+                computed = {"quiet": int(quiet), "until_us": until and q.to_us(until)}
+            values.update({column: computed[key] for column, key, _ in rule.zone_columns()})
+        return values
+
+    def _arbitrate(self) -> None:
+        later = [r for r in self.rules if r.kind in ("rolling", "decay")]
+        if later and self.execute("SELECT 1 FROM plan_state WHERE fut > 0").first():
+            for rule in later:  # windows ending at later contacts, pressure at their instants
+                for statement in rule.future(self.ctx):
+                    self.execute(statement)
+        rounds = self.execute("SELECT MAX(rnk) FROM plan_cand").scalar() or 0
+        for rnd in range(1, rounds + 1):
+            self.execute(q.eval_insert(self.ctx, self.rules, rnd))
+            update = q.state_update(self.rules, rnd)
+            if update is not None and rnd < rounds:
+                self.execute(update)
+
+    def _commit(self, reserve: bool) -> None:
+        """Admitted candidates as ledger rows, in the transaction that read the ledger: on
+        SQLite it holds the write lock; on PostgreSQL the table lock waits for reservations
+        that already read (and would write) and holds off new ones, so none can overshoot."""
+        if self.report.invalid:
+            count = len(self.report.invalid)
+            self.report.not_committed = f"{count} invalid row(s): fix them and plan again"
+            return
+        if self.sql.postgres:
+            self.execute("LOCK TABLE pressure_ledger IN ACCESS EXCLUSIVE MODE")
+        status, sql = "reserved" if reserve else "sent", self.sql
+        expires = max(self.at, self.now) + self.policy.settings.reservation_ttl
+        values = (
+            f"{sql.bind(status)}, {sql.bind(self.at)}, {sql.bind(expires) if reserve else 'NULL'}, "
+            f"{sql.bind(self.key_prefix)} || CAST(c.id AS TEXT), {sql.bind(self.policy.version)}, "
+            f"{sql.bind('plan')}, {sql.bind(self.now)}, {sql.bind(self.now)}"
+        )
+        try:
+            result = self.execute(_COMMIT.format(values=values))
+        except IntegrityError:
+            message = "this plan (same candidates, time and rules) was already committed"
+            raise PlanError(message) from None
+        self.report.committed, self.report.status = result.rowcount or 0, status
+        version = self.policy.version
+        if (
+            self.connection.execute(select(RULE_SETS).where(RULE_SETS.c.version == version)).first()
+            is None
+        ):
+            document = json.dumps(self.policy.document, sort_keys=True)
+            self.connection.execute(
+                insert(RULE_SETS).values(version=version, rules=document, first_used_at=self.now)
+            )
+
+    @property
+    def key_prefix(self) -> str:
+        """Committed rows' idempotency keys: the same plan cannot be committed twice."""
+        return f"plan:{self.digest.hexdigest()[:20]}:"
+
+    def _results(self, sink: Callable[[PlanRow], None] | None) -> None:
+        """Stream the outcomes (the lists can be long) and count them. A refusal names the
+        rule the engine would name: the first (in policy order) that waiting cannot satisfy,
+        else the one whose first possible instant is latest; deferred when that instant is
+        within the scenario's maximum delay."""
+        report, prefix = self.report, self.key_prefix if self.report.committed else None
+        checks = "".join(f", e.f{r.i}, e.r{r.i}" for r in self.rules)
+        for line, customer, scenario, channel, campaign, deadline, ok, *verdicts in self.execute(
+            _RESULTS.format(checks=checks)
+        ):
+            name, until, outcome = None, None, "admitted"
+            if not ok:
+                failed = [
+                    (r, verdicts[2 * n + 1]) for n, r in enumerate(self.rules) if verdicts[2 * n]
+                ]
+                never = [r for r, retry in failed if retry is None]
+                rule, retry = (never[0], None) if never else max(failed, key=lambda f: f[1])
+                name, deferred = rule.rule.name, retry is not None and retry <= deadline
+                outcome, until = (
+                    ("deferred", q.EPOCH + timedelta(microseconds=retry))
+                    if deferred
+                    else ("excluded", None)
+                )
+                report.rules[name][outcome] += 1
+                for r, _ in failed:
+                    report.rules[r.rule.name]["refused"] += 1
+            report.totals[outcome] += 1
+            report.campaigns[campaign or "(none)"][outcome] += 1
+            if sink is not None:
+                key = f"{prefix}{line}" if prefix and ok else None
+                sink(
+                    PlanRow(line, customer, scenario, channel, campaign, outcome, name, until, key)
+                )

@@ -1,0 +1,397 @@
+"""SQL for ``hub campaign plan``: each rule as a few columns of one per-customer state row, so
+a round is one indexed pass over its candidates whatever the number of rules. Expressions mirror
+``hub.pressure.engine`` rule by rule, boundaries included: instants are compared as stored values
+where an index helps and as integer microseconds where the engine does arithmetic.
+"""
+
+# ruff: noqa: S608  -- SQL is generated from the policy; every value goes in as a parameter.
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import TextClause, bindparam, text
+
+from contracts import Channel, MessageKind
+from hub.pressure.policy import Policy, RuleSpec
+from hub.storage.types import UTCDateTime
+
+__all__ = ["Combos", "Context", "RuleSql", "Sql", "to_us"]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+F, B = "DOUBLE PRECISION", "BIGINT"
+
+
+def to_us(value: datetime | timedelta) -> int:
+    """Microseconds since the epoch (or in a span): exact, unlike float seconds."""
+    return (value - EPOCH if isinstance(value, datetime) else value) // timedelta(microseconds=1)
+
+
+def literal(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"CAST({value!r} AS {F})"
+
+
+def among_ints(column: str, values: Iterable[int]) -> str:
+    listed = sorted(values)
+    return f"{column} IN ({', '.join(map(str, listed))})" if listed else "1 = 0"
+
+
+class Sql:
+    """Dialect details and bound parameters: every string or instant goes in as a parameter;
+    only numbers the code computed itself are written as literals."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgresql"
+        self.ts = "TIMESTAMPTZ" if self.postgres else "TEXT"
+        self.params: dict[str, object] = {}
+
+    def bind(self, value: object) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def among(self, column: str, values: Iterable[str]) -> str:
+        listed = sorted(set(values))
+        return f"{column} IN ({', '.join(map(self.bind, listed))})" if listed else "1 = 0"
+
+    def statement(self, sql: str) -> tuple[TextClause, dict[str, object]]:
+        names = sorted(set(re.findall(r":(p\d+)\b", sql)))
+        params = {n: self.params[n] for n in names}
+        instants = [n for n in names if isinstance(params[n], datetime)]
+        clause = text(sql).bindparams(*(bindparam(n, type_=UTCDateTime()) for n in instants))
+        return clause, params
+
+    def us(self, expr: str) -> str:
+        """An instant as integer microseconds (SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff')."""
+        if self.postgres:
+            return f"CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"
+        return f"(CAST(strftime('%s', {expr}) AS INTEGER) * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"  # noqa: E501
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.postgres else f"max({a}, {b})"
+
+
+class Combos:
+    """Every (scenario, channel) pair numbered, so a rule's scope and kinds over candidates
+    become one integer ``IN`` list, decided once in Python instead of per row in SQL."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.pairs = [(s, c) for s in sorted(policy.scenarios) for c in Channel]
+        self.index = {pair: i for i, pair in enumerate(self.pairs)}
+
+    def kind(self, combo: int) -> MessageKind:
+        return self.policy.scenario(self.pairs[combo][0]).kind
+
+    def select(self, rule: RuleSpec, kinds: frozenset[MessageKind]) -> list[int]:
+        pairs = enumerate(self.pairs)
+        return [i for i, (s, c) in pairs if rule.in_scope(c, s) and self.kind(i) in kinds]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The plan's instants; ``low`` and ``high`` bound the ledger rows read, as in ``Ledger``."""
+
+    sql: Sql
+    at: datetime
+    now: datetime
+    low: datetime
+    high: datetime
+    at_us: int = 0
+
+    def counting(self, alias: str) -> str:
+        """Rows that count: sent, recorded, or reserved and not yet expired (as the ledger)."""
+        sent, now = self.sql.among(f"{alias}.status", ["sent", "recorded"]), self.sql.bind(self.now)
+        return f"({sent} OR ({alias}.status = 'reserved' AND {alias}.expires_at > {now}))"
+
+
+@dataclass(frozen=True)
+class RuleSql:
+    """One rule: its state columns, how the ledger fills them, its check and its update."""
+
+    i: int
+    rule: RuleSpec
+    constrained: tuple[int, ...]  # candidate combos the rule applies to
+    counted: tuple[int, ...]  # combos whose admitted sends it counts
+
+    @classmethod
+    def build(cls, i: int, rule: RuleSpec, combos: Combos) -> RuleSql:
+        constrained = combos.select(rule, rule.kinds)
+        if rule.type == "exclusion":
+            excepted = rule.except_scenarios
+            constrained = [c for c in constrained if combos.pairs[c][0] not in excepted]
+        return cls(i, rule, tuple(constrained), tuple(combos.select(rule, rule.counts)))
+
+    @property
+    def kind(self) -> str:  # caps come in two kinds
+        cap = "rolling" if self.rule.window is not None else "calendar"
+        return cap if self.rule.type == "cap" else self.rule.type
+
+    def zone_columns(self) -> list[tuple[str, str, bool]]:
+        """(column, key, holds an instant) of values computed per time zone by the caller."""
+        i = self.i
+        if self.kind == "calendar":
+            return [(f"ps{i}", "start", True), (f"pe{i}", "end", True), (f"pu{i}", "end_us", False)]
+        if self.kind == "quiet":
+            return [(f"q{i}", "quiet", False), (f"qe{i}", "until_us", False)]
+        return []
+
+    def state_columns(self) -> list[tuple[str, str, str]]:
+        """(column, type, source): ``agg`` from the ledger, ``event``, or an initial value."""
+        i = self.i
+        u, a, n, first = (
+            (f"u{i}", F, "agg"),
+            (f"a{i}", F, "0"),
+            (f"n{i}", B, "0"),
+            (f"f{i}", B, "agg"),
+        )
+        columns = {"rolling": [u, first, a, n], "calendar": [u, a], "gap": [u, first, n]}
+        columns.update(decay=[u, a], exclusion=[(f"x{i}", B, "event")], quiet=[])
+        return columns[self.kind]
+
+    def _value(self, alias: str) -> str:
+        return f"{alias}.weight" if self.rule.measure == "weight" else "1"
+
+    def counted_row(self, sql: Sql, alias: str) -> str:
+        """Does ledger row ``alias`` count for this rule (its ``counts`` kinds and scope)?"""
+        rule = self.rule
+        parts = [sql.among(f"{alias}.kind", [k.value for k in rule.counts])]
+        if rule.channels:
+            parts.append(sql.among(f"{alias}.channel", [c.value for c in rule.channels]))
+        if rule.scenarios:
+            parts.append(sql.among(f"{alias}.scenario", rule.scenarios))
+        return "(" + " AND ".join(parts) + ")"
+
+    def _decayed(self, moment_us: str, contact_us: str, weight: str) -> str:
+        """weight x 2^(-(moment - contact) / half_life), with the engine's float operations."""
+        assert self.rule.half_life is not None
+        half = to_us(self.rule.half_life)
+        age = f"CAST({moment_us} - {contact_us} AS {F}) / CAST({half} AS {F})"
+        return f"{weight} * power(CAST(2 AS {F}), -({age}))"
+
+    def ledger_aggregates(self, ctx: Context) -> dict[str, str]:
+        """Aggregates over ledger rows ``l`` of one customer whose zone row is ``z``."""
+        sql, rule, i = ctx.sql, self.rule, self.i
+        counted, at = self.counted_row(sql, "l"), sql.bind(ctx.at)
+        if self.kind in ("rolling", "gap"):
+            span = rule.window or rule.min_gap
+            assert span is not None
+            lo, hi = sql.bind(ctx.at - span), sql.bind(ctx.at + span)
+            near = f"{counted} AND l.at > {lo} AND l.at < {hi}"
+            first = sql.us(f"MIN(CASE WHEN {near} THEN l.at END)")
+            if self.kind == "gap":
+                return {f"u{i}": f"SUM(CASE WHEN {near} THEN 1 ELSE 0 END)", f"f{i}": first}
+            used = f"SUM(CASE WHEN {near} AND l.at <= {at} THEN {self._value('l')} ELSE 0 END)"
+            return {f"u{i}": used, f"f{i}": first}
+        if self.kind == "calendar":
+            period = f"{counted} AND l.at >= z.ps{i} AND l.at < z.pe{i}"
+            return {f"u{i}": f"SUM(CASE WHEN {period} THEN {self._value('l')} ELSE 0 END)"}
+        if self.kind == "decay":
+            decayed = self._decayed(str(ctx.at_us), sql.us("l.at"), "l.weight")
+            return {f"u{i}": f"SUM(CASE WHEN {counted} AND l.at <= {at} THEN {decayed} ELSE 0 END)"}
+        return {}
+
+    def event_aggregate(self, ctx: Context) -> str:
+        """Latest qualifying event among rows ``e``: ``at - window <= occurred_at <= at``."""
+        assert self.rule.window is not None
+        sql, since = ctx.sql, ctx.sql.bind(ctx.at - self.rule.window)
+        hit = f"e.type = {sql.bind(self.rule.event)} AND e.occurred_at >= {since}"
+        return sql.us(f"MAX(CASE WHEN {hit} THEN e.occurred_at END)")
+
+    def future(self, ctx: Context) -> list[str]:
+        """For customers with contacts after the plan time: the usage of rolling windows that
+        end at those contacts (the engine checks them too), and decayed pressure at each."""
+        sql, i, at = ctx.sql, self.i, ctx.at
+        pair = (
+            f"FROM plan_state s CROSS JOIN pressure_ledger e CROSS JOIN pressure_ledger h "
+            f"WHERE s.fut > 0 AND e.customer_id = s.customer_id AND e.at > {sql.bind(at)} "
+            f"AND {self.counted_row(sql, 'e')} AND {ctx.counting('e')} "
+            f"AND h.customer_id = e.customer_id AND h.at <= e.at "
+            f"AND {self.counted_row(sql, 'h')} AND {ctx.counting('h')}"
+        )
+        if self.kind == "decay":
+            moment = sql.us("e.at")
+            pressure = self._decayed(moment, sql.us("h.at"), "h.weight")
+            return [
+                f"INSERT INTO plan_future (rule, customer_id, t, p, f) SELECT {i}, e.customer_id, "
+                f"{moment}, SUM({pressure}), {self._decayed(moment, str(ctx.at_us), '1')} {pair} "
+                f"AND e.at < {sql.bind(ctx.high)} AND h.at > {sql.bind(ctx.low)} "
+                f"GROUP BY e.customer_id, e.id, e.at"
+            ]
+        assert self.rule.window is not None
+        window = self.rule.window
+        best = f"(SELECT MAX(f.p) FROM plan_future f WHERE f.customer_id = plan_state.customer_id AND f.rule = {i})"  # noqa: E501
+        return [
+            f"INSERT INTO plan_future (rule, customer_id, p) SELECT {i}, e.customer_id, "
+            f"SUM({self._value('h')}) {pair} AND e.at < {sql.bind(at + window)} "
+            f"AND h.at > {sql.bind(at - window)} "
+            f"AND {sql.us('h.at')} > {sql.us('e.at')} - {to_us(window)} "
+            f"GROUP BY e.customer_id, e.id",
+            f"UPDATE plan_state SET u{i} = {sql.greatest(f'u{i}', f'COALESCE({best}, 0)')} "
+            f"WHERE fut > 0",
+        ]
+
+    def check(self, ctx: Context) -> tuple[str, str]:
+        """(fails, retry) for candidate ``c`` with state ``s``: retry is a lower bound in
+        microseconds on the next instant the rule may allow, NULL when waiting cannot help."""
+        i, rule, at = self.i, self.rule, ctx.at_us
+        scope, limit = among_ints("c.combo", self.constrained), literal(rule.limit)
+        if self.kind in ("rolling", "calendar"):
+            new = self._value("c")
+            fails = f"{scope} AND s.u{i} + s.a{i} + {new} > {limit}"
+            later = f"s.pu{i}" if self.kind == "calendar" else self._leaving(at, rule.window)
+            return fails, f"CASE WHEN {new} > {limit} THEN NULL ELSE {later} END"
+        if self.kind == "gap":
+            return f"{scope} AND s.u{i} + s.n{i} > 0", self._leaving(at, rule.min_gap)
+        if self.kind == "exclusion":
+            assert rule.window is not None
+            return f"{scope} AND s.x{i} IS NOT NULL", f"s.x{i} + {to_us(rule.window) + 1}"
+        if self.kind == "quiet":
+            return f"{scope} AND s.q{i} = 1", f"s.qe{i}"
+        return self._decay_check(ctx)
+
+    def _leaving(self, at: int, span: timedelta | None) -> str:
+        """When the earliest counted contact (in the ledger, or admitted at ``at``) leaves."""
+        assert span is not None
+        i, us = self.i, to_us(span)
+        return f"CASE WHEN s.f{i} IS NULL OR (s.n{i} > 0 AND s.f{i} > {at}) THEN {at + us} ELSE s.f{i} + {us} END"  # noqa: E501
+
+    def _decay_check(self, ctx: Context) -> tuple[str, str]:
+        i, at, sql = self.i, ctx.at_us, ctx.sql
+        assert self.rule.half_life is not None
+        threshold = literal(self.rule.limit)
+        now, room = f"(s.u{i} + s.a{i})", f"({threshold} - c.weight)"
+        later = f"plan_future d WHERE d.rule={i} AND d.customer_id=c.customer_id AND d.t<c.horizon"
+        over = f"d.p + (s.a{i} + c.weight) * d.f > {threshold}"
+        fails = (
+            f"CASE WHEN NOT ({among_ints('c.combo', self.constrained)}) THEN 0 "
+            f"WHEN {now} + c.weight > {threshold} THEN 1 WHEN s.fut = 0 THEN 0 "
+            f"WHEN EXISTS (SELECT 1 FROM {later} AND {over}) THEN 1 ELSE 0 END = 1"
+        )
+        half = to_us(self.rule.half_life)
+        wait = f"CAST(ROUND(CAST({half} AS {F}) * ln({now} / {room}) / ln(CAST(2 AS {F}))) AS {B})"
+        return fails, (
+            f"CASE WHEN {room} <= 0 THEN NULL "
+            f"WHEN {now} + c.weight > {threshold} THEN {at} + {sql.greatest(wait, '1')} "
+            f"WHEN s.fut = 0 THEN NULL ELSE (SELECT MIN(d.t) FROM {later}) END"
+        )
+
+    def added(self) -> list[tuple[str, str]]:
+        """(column, new value) adding the admitted evaluation row ``e`` (its ``k`` flag says
+        whether the rule counts it) to ``plan_state``: all plan contacts are at the plan time."""
+        i, k = self.i, f"e.k{self.i}"
+        value = "e.weight" if self.kind == "decay" else self._value("e")
+        items = []
+        if self.kind in ("rolling", "calendar", "decay"):
+            items.append((f"a{i}", f"plan_state.a{i} + {k} * {value}"))
+        if self.kind in ("rolling", "gap"):
+            items.append((f"n{i}", f"plan_state.n{i} + {k}"))
+        return items
+
+
+def state_insert(ctx: Context, rules: list[RuleSql]) -> str:
+    """One row per customer in a known zone: zone values, then usage from ledger and events."""
+    sql = ctx.sql
+    aggregates = {"fut": f"SUM(CASE WHEN l.at > {sql.bind(ctx.at)} THEN 1 ELSE 0 END)"}
+    events: dict[str, str] = {}
+    columns, values = ["customer_id", "fut"], ["c.customer_id", "COALESCE(g.fut, 0)"]
+    for rule in rules:
+        aggregates.update(rule.ledger_aggregates(ctx))
+        columns += [column for column, _, _ in rule.zone_columns()]
+        values += [f"z.{column}" for column, _, _ in rule.zone_columns()]
+        for column, _type, source in rule.state_columns():
+            columns.append(column)
+            if source == "event":
+                events[column] = rule.event_aggregate(ctx)
+            aggregated = f"g.{column}" if column[0] == "f" else f"COALESCE(g.{column}, 0)"
+            source = {"agg": aggregated, "event": f"ev.{column}"}.get(source, source)
+            values.append(source)
+    joins = (
+        f"LEFT JOIN (SELECT c.customer_id AS cid, "
+        f"{', '.join(f'{expr} AS {name}' for name, expr in aggregates.items())} "
+        f"FROM plan_cust c CROSS JOIN plan_zone z CROSS JOIN pressure_ledger l "
+        f"WHERE z.zone = c.zone AND l.customer_id = c.customer_id AND l.at > {sql.bind(ctx.low)} "
+        f"AND l.at < {sql.bind(ctx.high)} AND {ctx.counting('l')} GROUP BY c.customer_id) g "
+        f"ON g.cid = c.customer_id"
+    )
+    if events:
+        types = [str(rule.rule.event) for rule in rules if rule.kind == "exclusion"]
+        joins += (
+            f" LEFT JOIN (SELECT c.customer_id AS cid, "
+            f"{', '.join(f'{expr} AS {name}' for name, expr in events.items())} "
+            f"FROM plan_cust c CROSS JOIN customer_events e WHERE e.customer_id = c.customer_id "
+            f"AND {sql.among('e.type', types)} AND e.occurred_at > {sql.bind(ctx.low)} "
+            f"AND e.occurred_at <= {sql.bind(ctx.at)} GROUP BY c.customer_id) ev "
+            f"ON ev.cid = c.customer_id"
+        )
+    return (
+        f"INSERT INTO plan_state ({', '.join(columns)}) SELECT {', '.join(values)} "
+        f"FROM plan_cust c JOIN plan_zone z ON z.zone = c.zone {joins}"
+    )
+
+
+def eval_insert(ctx: Context, rules: list[RuleSql], rnd: int) -> str:
+    """Check round ``rnd``'s candidates (one per customer) against every rule at once."""
+    inner, fails = ["c.id", "c.customer_id", "c.weight"], []
+    for rule in rules:
+        failing, retry = rule.check(ctx)
+        inner += [f"CASE WHEN {failing} THEN 1 ELSE 0 END AS f{rule.i}", f"{retry} AS r{rule.i}"]
+        fails.append(f"x.f{rule.i}")
+        if rule.added():
+            counted = among_ints("c.combo", rule.counted)
+            inner.append(f"CASE WHEN {counted} THEN 1 ELSE 0 END AS k{rule.i}")
+    names = [item.rsplit(" ", 1)[-1].split(".")[-1] for item in inner]
+    ok = f"CASE WHEN {' + '.join(fails)} = 0 THEN 1 ELSE 0 END" if fails else "1"
+    return (
+        f"INSERT INTO plan_eval (rnd, ok, {', '.join(names)}) SELECT {rnd}, {ok}, "
+        f"{', '.join(f'x.{n}' for n in names)} FROM (SELECT {', '.join(inner)} FROM plan_cand c "
+        f"JOIN plan_state s ON s.customer_id = c.customer_id WHERE c.rnk = {rnd}) x"
+    )
+
+
+def state_update(rules: list[RuleSql], rnd: int) -> str | None:
+    """Add round ``rnd``'s admitted candidates to their customers' usage."""
+    items = [item for rule in rules for item in rule.added()]
+    if not items:
+        return None
+    targets = ", ".join(column for column, _ in items)
+    return (
+        f"UPDATE plan_state SET {f'({targets})' if len(items) > 1 else targets} = "
+        f"(SELECT {', '.join(expr for _, expr in items)} FROM plan_eval e WHERE e.customer_id "
+        f"= plan_state.customer_id AND e.rnd = {rnd}) WHERE customer_id IN "
+        f"(SELECT customer_id FROM plan_eval WHERE rnd = {rnd} AND ok = 1)"
+    )
+
+
+TABLES = ("plan_raw", "plan_combo", "plan_cust", "plan_zone", "plan_state", "plan_cand")
+TABLES += ("plan_future", "plan_eval")
+
+
+def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
+    """Temporary tables (``TABLES``), dropped or rolled back when the plan ends."""
+    zone = [f"{c} {sql.ts if instant else B}" for r in rules for c, _, instant in r.zone_columns()]
+    state = [f"{c} {t}" for r in rules for c, t, _ in r.state_columns()]
+    evals = [
+        f"f{r.i} INTEGER, r{r.i} {B}" + (f", k{r.i} INTEGER" if r.added() else "") for r in rules
+    ]
+    key, cid = f"id {B} PRIMARY KEY", "customer_id TEXT"
+    bodies = [
+        f"{key}, {cid} NOT NULL, combo INTEGER, campaign TEXT",
+        f"combo INTEGER PRIMARY KEY, scenario TEXT, channel TEXT, kind TEXT, weight {F}, "
+        f"priority INTEGER, delay {B}",
+        f"{cid} PRIMARY KEY, zone TEXT",
+        ", ".join(["zone TEXT PRIMARY KEY", *zone]),
+        ", ".join([f"{cid} PRIMARY KEY", f"fut {B}", *zone, *state]),
+        f"{key}, {cid}, combo INTEGER, campaign TEXT, kind TEXT, weight {F}, priority INTEGER, "
+        f"deadline {B}, horizon {B}, rnk {B}",
+        f"rule INTEGER, {cid}, t {B}, p {F}, f {F}",
+        ", ".join([f"{key}, {cid}, rnd {B}, weight {F}, ok INTEGER", *evals]),
+    ]
+    return [f"CREATE TEMPORARY TABLE {n} ({b})" for n, b in zip(TABLES, bodies, strict=True)] + [
+        "CREATE INDEX plan_future_ix ON plan_future (customer_id, rule)",
+        "CREATE INDEX plan_eval_ix ON plan_eval (customer_id, rnd)",
+        "CREATE INDEX plan_eval_rnd ON plan_eval (rnd, ok)",
+    ]
