@@ -61,9 +61,9 @@ _COMMIT = (
     "WHERE e.ok = 1"
 )
 _RESULTS = (
-    "SELECT c.id, c.customer_id, k.scenario, k.channel, c.campaign, c.deadline, e.ok{checks} "
-    "FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e ON e.id = c.id "
-    "ORDER BY c.id"
+    "SELECT c.id, c.customer_id, k.scenario, k.channel, c.campaign, c.deadline, e.ok, e.rule, "
+    "e.retry FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e "
+    "ON e.id = c.id ORDER BY c.id"
 )
 
 
@@ -73,7 +73,7 @@ class PlanError(Exception):
 
 @dataclass(frozen=True)
 class Candidate:
-    line: int  # where it came from, to report it; also its tie-break after priority
+    line: int  # unique: where it came from, to report it; the tie-break after priority
     customer_id: str
     scenario: str
     channel: Channel
@@ -202,6 +202,8 @@ class _Planner:
         for statement in q.create_tables(self.sql, self.rules):
             self.execute(statement)
         self._load(candidates)
+        if commit and self.sql.postgres and not self.report.invalid:  # before reading the ledger
+            self.execute("LOCK TABLE pressure_ledger IN ACCESS EXCLUSIVE MODE")
         self._customers()
         self._arbitrate()
         if commit:
@@ -222,7 +224,7 @@ class _Planner:
         ]
         self._insert("plan_combo", [*names, "priority", "delay"], combos)
         mark = "%s" if self.sql.postgres else "?"  # the driver's own style: no per-row binding
-        raw = f"INSERT INTO plan_raw (id, customer_id, combo, campaign) VALUES ({', '.join([mark] * 4)})"
+        raw = f"INSERT INTO plan_raw VALUES ({', '.join([mark] * 4)})"
         batch: list[tuple[int, str, int, str | None]] = []
         for row in candidates:
             if not isinstance(row, InvalidRow):
@@ -242,19 +244,13 @@ class _Planner:
         if batch:
             self.connection.exec_driver_sql(raw, batch)  # type: ignore[arg-type]
 
-    def _insert(
-        self,
-        table: str,
-        names: Iterable[str],
-        rows: list[dict[str, Any]],
-        instants: Iterable[str] = (),
-    ) -> None:
-        names = list(names)
+    def _insert(self, table: str, names: list[str], rows: list[dict[str, Any]]) -> None:
         if rows:
-            typed = [bindparam(n, type_=UTCDateTime()) for n in instants]
+            instants = [n for n in names if isinstance(rows[0][n], datetime)]
             statement = text(
                 f"INSERT INTO {table} ({', '.join(names)}) VALUES (:{', :'.join(names)})"
             )
+            typed = [bindparam(n, type_=UTCDateTime()) for n in instants]
             self.connection.execute(statement.bindparams(*typed), rows)
 
     def _customers(self) -> None:
@@ -268,9 +264,8 @@ class _Planner:
         )
         names = [row[0] for row in self.execute("SELECT DISTINCT zone FROM plan_cust")]
         zones = [z for z in (self._zone_values(name) for name in names) if z is not None]
-        columns = [(c, instant) for r in self.rules for c, _, instant in r.zone_columns()]
-        instants = [c for c, instant in columns if instant]
-        self._insert("plan_zone", ["zone"] + [c for c, _ in columns], zones, instants)
+        columns = [c for r in self.rules for c, _, _ in r.zone_columns()]
+        self._insert("plan_zone", ["zone", *columns], zones)
         self.execute(q.state_insert(self.ctx, self.rules))
         for line, customer, zone in self.execute(_UNPLANNED):
             reason = f"the customer's time zone {zone!r} is not a known IANA time zone"
@@ -310,21 +305,20 @@ class _Planner:
                     self.execute(statement)
         rounds = self.execute("SELECT MAX(rnk) FROM plan_cand").scalar() or 0
         for rnd in range(1, rounds + 1):
-            self.execute(q.eval_insert(self.ctx, self.rules, rnd))
-            update = q.state_update(self.rules, rnd)
+            self.execute(q.evaluate(self.ctx, self.rules, rnd))
+            update = _state_update(self.rules, rnd)
             if update is not None and rnd < rounds:
                 self.execute(update)
 
     def _commit(self, reserve: bool) -> None:
         """Admitted candidates as ledger rows, in the transaction that read the ledger: on
-        SQLite it holds the write lock; on PostgreSQL the table lock waits for reservations
-        that already read (and would write) and holds off new ones, so none can overshoot."""
+        SQLite it holds the write lock from the start; on PostgreSQL the table lock taken
+        before reading waits for reservations that already read (and would write) and holds
+        off new ones. So no reservation decided on a state the plan did not see."""
         if self.report.invalid:
             count = len(self.report.invalid)
             self.report.not_committed = f"{count} invalid row(s): fix them and plan again"
             return
-        if self.sql.postgres:
-            self.execute("LOCK TABLE pressure_ledger IN ACCESS EXCLUSIVE MODE")
         status, sql = "reserved" if reserve else "sent", self.sql
         expires = max(self.at, self.now) + self.policy.settings.reservation_ttl
         values = (
@@ -354,31 +348,25 @@ class _Planner:
         return f"plan:{self.digest.hexdigest()[:20]}:"
 
     def _results(self, sink: Callable[[PlanRow], None] | None) -> None:
-        """Stream the outcomes (the lists can be long) and count them. A refusal names the
-        rule the engine would name: the first (in policy order) that waiting cannot satisfy,
-        else the one whose first possible instant is latest; deferred when that instant is
-        within the scenario's maximum delay."""
+        """Stream the outcomes (the lists can be long) and count them. A refusal is deferred
+        when its rule's first possible instant is within the scenario's maximum delay."""
         report, prefix = self.report, self.key_prefix if self.report.committed else None
-        checks = "".join(f", e.f{r.i}, e.r{r.i}" for r in self.rules)
-        for line, customer, scenario, channel, campaign, deadline, ok, *verdicts in self.execute(
-            _RESULTS.format(checks=checks)
+        if self.rules:
+            sums = ", ".join(f"SUM(f{r.i})" for r in self.rules)
+            for rule, count in zip(
+                self.rules, self.execute(f"SELECT {sums} FROM plan_eval").one(), strict=True
+            ):
+                report.rules[rule.rule.name]["refused"] = int(count or 0)
+        rows = self.execute(_RESULTS)
+        for line, customer, scenario, channel, campaign, deadline, ok, rule, retry in (
+            row for part in rows.partitions(_BATCH) for row in part
         ):
             name, until, outcome = None, None, "admitted"
             if not ok:
-                failed = [
-                    (r, verdicts[2 * n + 1]) for n, r in enumerate(self.rules) if verdicts[2 * n]
-                ]
-                never = [r for r, retry in failed if retry is None]
-                rule, retry = (never[0], None) if never else max(failed, key=lambda f: f[1])
-                name, deferred = rule.rule.name, retry is not None and retry <= deadline
-                outcome, until = (
-                    ("deferred", q.EPOCH + timedelta(microseconds=retry))
-                    if deferred
-                    else ("excluded", None)
-                )
+                name, deferred = self.rules[rule].rule.name, retry is not None and retry <= deadline
+                outcome = "deferred" if deferred else "excluded"
+                until = q.EPOCH + timedelta(microseconds=retry) if deferred else None
                 report.rules[name][outcome] += 1
-                for r, _ in failed:
-                    report.rules[r.rule.name]["refused"] += 1
             report.totals[outcome] += 1
             report.campaigns[campaign or "(none)"][outcome] += 1
             if sink is not None:
@@ -386,3 +374,17 @@ class _Planner:
                 sink(
                     PlanRow(line, customer, scenario, channel, campaign, outcome, name, until, key)
                 )
+
+
+def _state_update(rules: list[q.RuleSql], rnd: int) -> str | None:
+    """Add round ``rnd``'s admitted candidates to their customers' usage."""
+    items = [item for rule in rules for item in rule.added()]
+    if not items:
+        return None
+    targets = ", ".join(column for column, _ in items)
+    return (
+        f"UPDATE plan_state SET {f'({targets})' if len(items) > 1 else targets} = "
+        f"(SELECT {', '.join(expr for _, expr in items)} FROM plan_eval e WHERE e.customer_id "
+        f"= plan_state.customer_id AND e.rnd = {rnd}) WHERE customer_id IN "
+        f"(SELECT customer_id FROM plan_eval WHERE rnd = {rnd} AND ok = 1)"
+    )

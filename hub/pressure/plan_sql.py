@@ -70,8 +70,10 @@ class Sql:
             return f"CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"
         return f"(CAST(strftime('%s', {expr}) AS INTEGER) * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"  # noqa: E501
 
-    def greatest(self, a: str, b: str) -> str:
-        return f"GREATEST({a}, {b})" if self.postgres else f"max({a}, {b})"
+    def greatest(self, *values: str) -> str:
+        if len(values) == 1:  # SQLite's one-argument max() is the aggregate
+            return values[0]
+        return f"{'GREATEST' if self.postgres else 'max'}({', '.join(values)})"
 
 
 class Combos:
@@ -157,8 +159,9 @@ class RuleSql:
 
     def counted_row(self, sql: Sql, alias: str) -> str:
         """Does ledger row ``alias`` count for this rule (its ``counts`` kinds and scope)?"""
-        rule = self.rule
-        parts = [sql.among(f"{alias}.kind", [k.value for k in rule.counts])]
+        rule, parts = self.rule, ["1 = 1"]
+        if set(rule.counts) != set(MessageKind):  # the default counts every kind: no test
+            parts.append(sql.among(f"{alias}.kind", [k.value for k in rule.counts]))
         if rule.channels:
             parts.append(sql.among(f"{alias}.channel", [c.value for c in rule.channels]))
         if rule.scenarios:
@@ -333,36 +336,31 @@ def state_insert(ctx: Context, rules: list[RuleSql]) -> str:
     )
 
 
-def eval_insert(ctx: Context, rules: list[RuleSql], rnd: int) -> str:
-    """Check round ``rnd``'s candidates (one per customer) against every rule at once."""
-    inner, fails = ["c.id", "c.customer_id", "c.weight"], []
+def evaluate(ctx: Context, rules: list[RuleSql], rnd: int) -> str:
+    """Check round ``rnd``'s candidates (one per customer) against every rule at once, and name
+    the rule deciding a refusal as the engine does: the first (in policy order) that waiting
+    cannot satisfy, else the one whose first possible instant (``retry``) is latest. ``fence``
+    keeps each level a separate step: merged, the verdicts would be computed once per use."""
+    inner, ids = ["c.id", "c.customer_id", "c.weight"], [rule.i for rule in rules]
     for rule in rules:
         failing, retry = rule.check(ctx)
         inner += [f"CASE WHEN {failing} THEN 1 ELSE 0 END AS f{rule.i}", f"{retry} AS r{rule.i}"]
-        fails.append(f"x.f{rule.i}")
         if rule.added():
             counted = among_ints("c.combo", rule.counted)
             inner.append(f"CASE WHEN {counted} THEN 1 ELSE 0 END AS k{rule.i}")
     names = [item.rsplit(" ", 1)[-1].split(".")[-1] for item in inner]
-    ok = f"CASE WHEN {' + '.join(fails)} = 0 THEN 1 ELSE 0 END" if fails else "1"
-    return (
-        f"INSERT INTO plan_eval (rnd, ok, {', '.join(names)}) SELECT {rnd}, {ok}, "
-        f"{', '.join(f'x.{n}' for n in names)} FROM (SELECT {', '.join(inner)} FROM plan_cand c "
-        f"JOIN plan_state s ON s.customer_id = c.customer_id WHERE c.rnk = {rnd}) x"
-    )
-
-
-def state_update(rules: list[RuleSql], rnd: int) -> str | None:
-    """Add round ``rnd``'s admitted candidates to their customers' usage."""
-    items = [item for rule in rules for item in rule.added()]
-    if not items:
-        return None
-    targets = ", ".join(column for column, _ in items)
-    return (
-        f"UPDATE plan_state SET {f'({targets})' if len(items) > 1 else targets} = "
-        f"(SELECT {', '.join(expr for _, expr in items)} FROM plan_eval e WHERE e.customer_id "
-        f"= plan_state.customer_id AND e.rnd = {rnd}) WHERE customer_id IN "
-        f"(SELECT customer_id FROM plan_eval WHERE rnd = {rnd} AND ok = 1)"
+    fence = "OFFSET 0" if ctx.sql.postgres else "LIMIT -1 OFFSET 0"
+    ok = f"CASE WHEN {' + '.join(f'f{n}' for n in ids) or 0} = 0 THEN 1 ELSE 0 END"
+    never = "".join(f" WHEN f{n} = 1 AND r{n} IS NULL THEN {n}" for n in ids)
+    latest = ctx.sql.greatest("-1", *(f"CASE WHEN f{n} = 1 THEN r{n} ELSE -1 END" for n in ids))
+    binding = "".join(f" WHEN f{n} = 1 AND r{n} = lt THEN {n}" for n in ids)
+    return (  # WHEN 1 = 0: valid SQL with no rule at all
+        f"INSERT INTO plan_eval (rnd, ok, rule, retry, {', '.join(names)}) SELECT {rnd}, ok, "
+        f"CASE WHEN ok = 1 THEN NULL ELSE COALESCE(nv, CASE WHEN 1 = 0 THEN 0{binding} END) END, "
+        f"CASE WHEN ok = 1 OR nv IS NOT NULL THEN NULL ELSE lt END, {', '.join(names)} FROM "
+        f"(SELECT x.*, {ok} AS ok, CASE WHEN 1 = 0 THEN 0{never} END AS nv, {latest} AS lt "
+        f"FROM (SELECT {', '.join(inner)} FROM plan_cand c JOIN plan_state s ON s.customer_id = "
+        f"c.customer_id WHERE c.rnk = {rnd} {fence}) x {fence}) y"
     )
 
 
@@ -377,7 +375,7 @@ def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
     evals = [
         f"f{r.i} INTEGER, r{r.i} {B}" + (f", k{r.i} INTEGER" if r.added() else "") for r in rules
     ]
-    key, cid = f"id {B} PRIMARY KEY", "customer_id TEXT"
+    key, cid = "id INTEGER PRIMARY KEY", "customer_id TEXT"  # SQLite: the rowid itself
     bodies = [
         f"{key}, {cid} NOT NULL, combo INTEGER, campaign TEXT",
         f"combo INTEGER PRIMARY KEY, scenario TEXT, channel TEXT, kind TEXT, weight {F}, "
@@ -388,7 +386,9 @@ def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
         f"{key}, {cid}, combo INTEGER, campaign TEXT, kind TEXT, weight {F}, priority INTEGER, "
         f"deadline {B}, horizon {B}, rnk {B}",
         f"rule INTEGER, {cid}, t {B}, p {F}, f {F}",
-        ", ".join([f"{key}, {cid}, rnd {B}, weight {F}, ok INTEGER", *evals]),
+        ", ".join(
+            [f"{key}, {cid}, rnd {B}, weight {F}, ok INTEGER, rule INTEGER, retry {B}", *evals]
+        ),
     ]
     return [f"CREATE TEMPORARY TABLE {n} ({b})" for n, b in zip(TABLES, bodies, strict=True)] + [
         "CREATE INDEX plan_future_ix ON plan_future (customer_id, rule)",

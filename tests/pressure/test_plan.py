@@ -11,7 +11,9 @@ plus the candidates it already admitted, as contacts at the plan time.
 from __future__ import annotations
 
 import json
+import math
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -309,15 +311,18 @@ def greedy(
 
 def random_history(
     hub: PressureHub, rng: random.Random, now: datetime
-) -> list[tuple[str, datetime]]:
+) -> tuple[list[str], list[tuple[str, datetime]]]:
     """Customers in assorted zones with contacts of every status (some pending, some in the
-    future, some on a local midnight) and orders; returns every (customer, instant) written."""
+    future, some on a local midnight) and orders: the customers, and every (customer, instant)
+    written."""
     scenarios = sorted(hub.ledger.policy.scenarios)
     contacts: list[dict[str, Any]] = []
     moments: list[tuple[str, datetime]] = []
+    customers = []
     for number in range(24):
         zone = rng.choice(ZONES)
         customer = hub.customer(f"c{number}@example.com", zone)
+        customers.append(customer)
         local_zone = ZoneInfo(zone) if zone else hub.ledger.policy.default_zone
         for _ in range(rng.randrange(0, 9)):
             at = BASE + timedelta(
@@ -344,7 +349,7 @@ def random_history(
             add_event(hub, customer, "order.placed", occurred)
             moments += [(customer, occurred)] * 4  # rarer than contacts: weigh them up
     add_contacts(hub, contacts)
-    return moments
+    return customers, moments
 
 
 @pytest.mark.parametrize("policy_name", sorted(RANDOM_POLICIES))
@@ -354,8 +359,7 @@ def test_plan_equals_a_greedy_over_the_online_engine(
     hub = pressure_hub(RANDOM_POLICIES[policy_name])
     rng = random.Random(f"plan-{policy_name}")
     now = datetime.now(UTC)
-    moments = random_history(hub, rng, now)
-    customers = sorted({customer for customer, _ in moments})
+    customers, moments = random_history(hub, rng, now)
     scenarios = sorted(hub.ledger.policy.scenarios)
     compared: Counter[str] = Counter()
     refused: Counter[str] = Counter()
@@ -485,7 +489,7 @@ def test_calendar_weight_and_scenario_caps(pressure_hub: HubFactory) -> None:
         [
             # Paris: today's first instant counts for today.
             {"customer_id": paris, "channel": "email", "scenario": "promo", "at": paris_midnight},
-            # New York: the same instant is yesterday evening; tomorrow's first instant is not today.
+            # New York: the same instant is yesterday evening; tomorrow's first is not today.
             {"customer_id": york, "channel": "email", "scenario": "promo", "at": paris_midnight},
             {
                 "customer_id": york,
@@ -677,6 +681,71 @@ def test_transactional_sends_are_exempt_but_still_count(pressure_hub: HubFactory
     assert result.outcome(6) == ("admitted", None)
 
 
+DECAY_TOML = """
+[pressure]
+default_time_zone = "Europe/Paris"
+[[pressure.caps]]
+name = "weekly"
+window = "7d"
+limit = 4
+[pressure.decay]
+half_life = "1d"
+threshold = 2.5
+[scenarios.promo]
+"""
+
+
+def test_decayed_pressure_now_and_at_future_contacts(pressure_hub: HubFactory) -> None:
+    hub = pressure_hub(DECAY_TOML)
+    fits, heavy, ahead, edge = (
+        hub.customer(f"{name}@example.com") for name in ("fits", "heavy", "ahead", "edge")
+    )
+
+    def contact(customer: str, at: datetime, **extra: Any) -> dict[str, Any]:
+        return {"customer_id": customer, "channel": "email", "scenario": "promo", "at": at, **extra}
+
+    add_contacts(
+        hub,
+        [
+            # 1 (now) + 0.5 (a day ago) + 1 (the new one) = 2.5: exactly the threshold, allowed.
+            contact(fits, NOON),
+            contact(fits, NOON - DAY),
+            # 1 + 0.5 + 0.25 + 1 = 2.75: waits until the 1.75 has decayed to 1.5.
+            contact(heavy, NOON, status="sent"),
+            contact(heavy, NOON - DAY),
+            contact(heavy, NOON - 2 * DAY),
+            contact(heavy, NOON - 3 * DAY, status="released"),
+            # Fine now, but it would push the pending contact in an hour over the threshold.
+            contact(ahead, NOON - HOUR),
+            contact(ahead, NOON + HOUR, status="reserved", expires_at=datetime.now(UTC) + HOUR),
+            # Exactly a week ago is out of the weekly window: 3 + 1 fit.
+            contact(edge, NOON - 7 * DAY),
+            contact(edge, NOON - DAY),
+            contact(edge, NOON - 2 * DAY),
+            contact(edge, NOON - 3 * DAY),
+        ],
+    )
+    result = plan(
+        hub,
+        [
+            (fits, "promo", EMAIL),
+            (heavy, "promo", EMAIL),
+            (ahead, "promo", EMAIL),
+            (edge, "promo", EMAIL),
+        ],
+    )
+    assert result.outcome(2) == ("admitted", None)
+    assert (result.outcome(3), result.row(3).not_before) == (
+        ("deferred", "decayed-pressure"),
+        NOON + DAY * math.log2(1.75 / 1.5),
+    )
+    assert (result.outcome(4), result.row(4).not_before) == (
+        ("deferred", "decayed-pressure"),
+        NOON + HOUR,
+    )
+    assert result.outcome(5) == ("admitted", None)
+
+
 ZONES_TOML = """
 [pressure]
 default_time_zone = "Europe/Paris"
@@ -777,6 +846,14 @@ def test_many_candidates_per_customer_take_one_round_each(pressure_hub: HubFacto
     assert result.report.totals["excluded"] == 5
 
 
+def test_a_policy_without_rules_admits_everything(pressure_hub: HubFactory) -> None:
+    hub = pressure_hub("[scenarios.promo]\n[scenarios.cart]\npriority = 90\n")
+    customer = hub.customer("free@example.com")
+    result = plan(hub, [(customer, "promo", EMAIL)] * 3 + [(customer, "cart", SMS)])
+    assert result.admitted == [2, 3, 4, 5]
+    assert result.report.rules == {}
+
+
 # -- committing --------------------------------------------------------------------------------
 
 
@@ -811,6 +888,46 @@ def test_commit_writes_admitted_sends_the_online_engine_then_sees(pressure_hub: 
     again = plan(hub, [(customer, "promo", EMAIL), (customer, "cart", EMAIL)], commit=True)
     assert again.report.committed == 0
     assert again.admitted == []
+
+
+def test_a_commit_waits_for_a_reservation_in_flight(pressure_hub: HubFactory) -> None:
+    """A reservation that has read the ledger and is about to write the last slot: the plan
+    must wait for it and see its row, or both would take the slot."""
+    hub = pressure_hub(PRIORITY_TOML)
+    customer = hub.customer("race@example.com")
+    add_contacts(
+        hub, [{"customer_id": customer, "channel": "email", "scenario": "promo", "at": NOON - DAY}]
+    )
+    results: list[Plan] = []
+    with hub.runtime.engine.connect() as connection, connection.begin():
+        connection.execute(select(LEDGER.c.id).where(LEDGER.c.customer_id == customer)).all()
+        worker = threading.Thread(
+            target=lambda: results.append(plan(hub, [(customer, "promo", SMS)], commit=True))
+        )
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive(), "the plan did not wait for the reservation"
+        now = datetime.now(UTC)
+        connection.execute(
+            insert(LEDGER).values(
+                customer_id=customer,
+                channel="email",
+                scenario="cart",
+                kind="marketing",
+                weight=1.0,
+                priority=90,
+                status="sent",
+                at=NOON,
+                rule_set_version="x",
+                source="hub",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    worker.join(timeout=30)
+    [result] = results
+    assert result.outcome(2) == ("excluded", "weekly")
+    assert ledger_count(hub) == 2
 
 
 def test_commit_twice_is_refused_and_reserve_holds_for_the_ttl(pressure_hub: HubFactory) -> None:
