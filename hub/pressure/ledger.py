@@ -8,6 +8,9 @@ workers reserving for the same customer can never overshoot a cap.
 Every active reservation counts against every cap, whatever its priority: a low-priority
 promotion cannot take the slot a cart reminder holds, and a granted reservation is never
 revoked behind the back of a sender that may already be sending.
+
+The send-time path runs fixed statements on a pooled DBAPI connection (``ledger_sql``): per
+call, SQLAlchemy Core's statement building and compiling cost more than the queries.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, text, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from contracts import Channel, DecisionOutcome, MessageKind, RuleUsage
 from hub.pressure.engine import Decision, Intent, PastContact, PastEvent, decide
+from hub.pressure.ledger_sql import Statements, Transaction
 from hub.pressure.policy import Policy
 from hub.storage.models import Customer, CustomerEvent, LedgerEntry, PressureDecision, RuleSet
 from hub.storage.models import table as t
@@ -51,72 +57,56 @@ class Ledger:
         self._postgres = engine.dialect.name == "postgresql"
         self._known_versions: set[str] = set()
         self._event_types = sorted({r.event for r in policy.rules if r.event})
+        self._sql = Statements(engine, self._event_types)
+        # ZoneInfo keeps only a few zones strongly cached: with customers in many zones it would
+        # read the tz database again on most decisions (~50 us each).
+        self._zones: dict[str | None, ZoneInfo] = {}
+
+    def _transaction(self, *, write: bool) -> Transaction:
+        return Transaction(self.engine, sqlite=self._sql.sqlite, write=write)
 
     # -- reading --------------------------------------------------------------------------
-    def _lock(self, connection: Connection, customer_id: str) -> None:
+    def _lock(self, connection: Transaction, customer_id: str) -> None:
         if self._postgres:
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": customer_id},
-            )
+            connection.first(self._sql.lock, {"key": customer_id})
 
     def _history(
         self,
-        connection: Connection,
+        connection: Transaction,
         customer_id: str,
         at: datetime,
         now: datetime,
         horizon: datetime,
     ) -> tuple[str | None, list[PastContact], list[PastEvent]]:
-        zone = connection.execute(
-            select(CUSTOMERS.c.time_zone).where(CUSTOMERS.c.id == customer_id)
-        ).first()
-        if zone is None:
-            raise LedgerError("unknown customer")
-        low = at - self.policy.lookback
-        rows = connection.execute(
-            select(
-                LEDGER.c.at,
-                LEDGER.c.channel,
-                LEDGER.c.scenario,
-                LEDGER.c.kind,
-                LEDGER.c.weight,
-                LEDGER.c.status,
-            ).where(
-                LEDGER.c.customer_id == customer_id,
-                LEDGER.c.at > low,
-                LEDGER.c.at < horizon,
-                or_(
-                    LEDGER.c.status.in_(COUNTING),
-                    and_(LEDGER.c.status == "reserved", LEDGER.c.expires_at > now),
-                ),
-            )
+        sql, to_db, from_db = self._sql, self._sql.to_db, self._sql.from_db
+        low, high = to_db(at - self.policy.lookback), to_db(horizon)
+        rows = connection.rows(
+            sql.history, {"customer": customer_id, "low": low, "horizon": high, "now": to_db(now)}
         )
+        if not rows:
+            raise LedgerError("unknown customer")
         contacts = [
             PastContact(
-                r.at,
-                Channel(r.channel),
-                r.scenario,
-                MessageKind(r.kind),
-                r.weight,
-                pending=r.status == "reserved",
+                from_db(r[1]),
+                Channel(r[2]),
+                r[3],
+                MessageKind(r[4]),
+                r[5],
+                pending=r[6] == "reserved",
             )
             for r in rows
+            if r[1] is not None  # the customer without a contact in range (LEFT JOIN)
         ]
         events: list[PastEvent] = []
-        if self._event_types:
+        if sql.events is not None:
             events = [
-                PastEvent(r.type, r.occurred_at)
-                for r in connection.execute(
-                    select(EVENTS.c.type, EVENTS.c.occurred_at).where(
-                        EVENTS.c.customer_id == customer_id,
-                        EVENTS.c.type.in_(self._event_types),
-                        EVENTS.c.occurred_at > low,
-                        EVENTS.c.occurred_at <= horizon,
-                    )
+                PastEvent(r[0], from_db(r[1]))
+                for r in connection.rows(
+                    sql.events,
+                    {"customer": customer_id, "low": low, "horizon": high, **sql.event_params},
                 )
             ]
-        return zone[0], contacts, events
+        return rows[0][0], contacts, events
 
     def _intent(
         self,
@@ -134,12 +124,18 @@ class Ledger:
             at=at,
             weight=self.policy.weight(channel, scenario),
             priority=settings.priority,
-            zone=self.policy.zone(zone),
+            zone=self._zone(zone),
         )
+
+    def _zone(self, name: str | None) -> ZoneInfo:
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = self.policy.zone(name)
+        return zone
 
     def _decide(
         self,
-        connection: Connection,
+        connection: Transaction,
         customer_id: str,
         channel: Channel,
         scenario: str,
@@ -164,7 +160,7 @@ class Ledger:
     ) -> Decision:
         """Evaluate without recording anything."""
         now = utcnow()
-        with self.engine.connect() as connection:
+        with self._transaction(write=False) as connection:
             return self._decide(connection, customer_id, channel, scenario, kind, at or now, now)[1]
 
     # -- writing --------------------------------------------------------------------------
@@ -179,10 +175,15 @@ class Ledger:
         idempotency_key: str | None = None,
         commit: bool = False,
     ) -> Reservation:
-        """Decide and, when allowed, hold the slot; the same idempotency key replays."""
+        """Decide and, when allowed, hold the slot; the same idempotency key replays.
+
+        One transaction: lock, replay lookup, history, then the ledger row (already ``sent``
+        when ``commit``) and the decision log row.
+        """
         now = utcnow()
         at = at or now
-        with self.engine.begin() as connection:
+        sql, to_db = self._sql, self._sql.to_db
+        with self._transaction(write=True) as connection:
             self._lock(connection, customer_id)
             if idempotency_key is not None:
                 replay = self._replay(connection, idempotency_key)
@@ -193,97 +194,101 @@ class Ledger:
             )
             self._remember_version(connection, now)
             reservation_id = None
+            stamp, when = to_db(now), to_db(at)
             if decision.outcome is DecisionOutcome.ALLOWED:
-                reservation_id = connection.execute(
-                    insert(LEDGER).values(
-                        customer_id=customer_id,
-                        channel=channel.value,
-                        scenario=scenario,
-                        kind=intent.kind.value,
-                        weight=intent.weight,
-                        priority=intent.priority,
-                        status="sent" if commit else "reserved",
-                        at=at,
-                        expires_at=None
-                        if commit
-                        else max(at, now) + self.policy.settings.reservation_ttl,
-                        idempotency_key=idempotency_key,
-                        rule_set_version=decision.version,
-                        source="hub",
-                        created_at=now,
-                        updated_at=now,
-                    )
-                ).inserted_primary_key[0]
-            connection.execute(
-                insert(DECISIONS).values(
-                    customer_id=customer_id,
-                    channel=channel.value,
-                    scenario=scenario,
-                    kind=intent.kind.value,
-                    at=at,
-                    outcome=decision.outcome.value,
-                    rule=decision.rule,
-                    reason=decision.reason[:1000],
-                    until=decision.until,
-                    consulted=json.dumps([u.model_dump() for u in decision.consulted]),
-                    rule_set_version=decision.version,
-                    idempotency_key=idempotency_key,
-                    reservation_id=reservation_id,
-                    decided_at=now,
+                expires_at = None if commit else max(at, now) + self.policy.settings.reservation_ttl
+                reservation_id = connection.insert(
+                    sql.insert_entry,
+                    {
+                        "customer_id": customer_id,
+                        "channel": channel.value,
+                        "scenario": scenario,
+                        "kind": intent.kind.value,
+                        "weight": intent.weight,
+                        "priority": intent.priority,
+                        "status": "sent" if commit else "reserved",
+                        "at": when,
+                        "expires_at": to_db(expires_at),
+                        "idempotency_key": idempotency_key,
+                        "rule_set_version": decision.version,
+                        "source": "hub",
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    },
                 )
+            connection.run(
+                sql.insert_decision,
+                {
+                    "customer_id": customer_id,
+                    "channel": channel.value,
+                    "scenario": scenario,
+                    "kind": intent.kind.value,
+                    "at": when,
+                    "outcome": decision.outcome.value,
+                    "rule": decision.rule,
+                    "reason": decision.reason[:1000],
+                    "until": to_db(decision.until),
+                    "consulted": json.dumps([u.model_dump() for u in decision.consulted]),
+                    "rule_set_version": decision.version,
+                    "idempotency_key": idempotency_key,
+                    "reservation_id": reservation_id,
+                    "decided_at": stamp,
+                },
             )
         return Reservation(decision, reservation_id)
 
-    def _replay(self, connection: Connection, key: str) -> Reservation | None:
-        row = connection.execute(
-            select(DECISIONS).where(DECISIONS.c.idempotency_key == key)
-        ).first()
+    def _replay(self, connection: Transaction, key: str) -> Reservation | None:
+        row = connection.first(self._sql.replay, {"key": key})
         if row is None:
             return None
+        outcome, rule, reason, until, consulted, version, reservation_id = row
         decision = Decision(
-            DecisionOutcome(row.outcome),
-            row.rule,
-            row.reason,
-            row.until,
-            [RuleUsage(**u) for u in json.loads(row.consulted)],
-            row.rule_set_version,
+            DecisionOutcome(outcome),
+            rule,
+            reason,
+            self._sql.from_db(until),
+            [RuleUsage(**u) for u in json.loads(consulted)],
+            version,
         )
-        return Reservation(decision, row.reservation_id, replayed=True)
+        return Reservation(decision, reservation_id, replayed=True)
 
-    def _remember_version(self, connection: Connection, now: datetime) -> None:
+    def _remember_version(self, connection: Connection | Transaction, now: datetime) -> None:
+        """Store the rule set the first time this ledger decides under it (once per process)."""
         version = self.policy.version
         if version in self._known_versions:
             return
-        exists = connection.execute(
-            select(RULE_SETS.c.version).where(RULE_SETS.c.version == version)
-        ).first()
-        if exists is None:
-            connection.execute(
-                insert(RULE_SETS).values(
-                    version=version,
-                    rules=json.dumps(self.policy.document, sort_keys=True),
-                    first_used_at=now,
+        rules = json.dumps(self.policy.document, sort_keys=True)
+        if isinstance(connection, Transaction):
+            if connection.first(self._sql.version, {"version": version}) is None:
+                connection.run(
+                    self._sql.insert_version,
+                    {"version": version, "rules": rules, "first_used_at": self._sql.to_db(now)},
                 )
+        elif (
+            connection.execute(
+                select(RULE_SETS.c.version).where(RULE_SETS.c.version == version)
+            ).first()
+            is None
+        ):
+            connection.execute(
+                insert(RULE_SETS).values(version=version, rules=rules, first_used_at=now)
             )
         self._known_versions.add(version)
 
     def _transition(self, reservation_id: int, target: str, at: datetime | None) -> str:
-        now = utcnow()
-        with self.engine.begin() as connection:
-            row = connection.execute(
-                select(LEDGER.c.status, LEDGER.c.customer_id).where(LEDGER.c.id == reservation_id)
-            ).first()
+        sql, to_db = self._sql, self._sql.to_db
+        params: dict[str, Any] = {"id": reservation_id, "target": target, "now": to_db(utcnow())}
+        if at is not None:
+            params["at"] = to_db(at)
+        with self._transaction(write=True) as connection:
+            if connection.run(sql.transition if at is None else sql.transition_at, params):
+                return target
+            row = connection.first(sql.status, {"id": reservation_id})
             if row is None:
                 raise LedgerError(f"no reservation {reservation_id}")
-            if row.status == target:
+            if row[0] == target:
                 return target  # idempotent: committing twice is one commit
-            if row.status not in ("reserved", "expired"):
-                raise LedgerError(f"reservation {reservation_id} is {row.status}, not reserved")
-            values: dict[str, object] = {"status": target, "updated_at": now, "expires_at": None}
-            if at is not None:
-                values["at"] = at
-            connection.execute(update(LEDGER).where(LEDGER.c.id == reservation_id).values(values))
-        return target
+            raise LedgerError(f"reservation {reservation_id} is {row[0]}, not reserved")
 
     def commit(self, reservation_id: int, *, sent_at: datetime | None = None) -> str:
         """The message went out: the contact counts for good (even if the hold had expired)."""
@@ -305,33 +310,33 @@ class Ledger:
     ) -> int:
         """A contact made outside the hub (history import, a vendor's own campaign)."""
         now = utcnow()
-        with self.engine.begin() as connection:
+        to_db = self._sql.to_db
+        with self._transaction(write=True) as connection:
             self._lock(connection, customer_id)
-            exists = connection.execute(
-                select(CUSTOMERS.c.id).where(CUSTOMERS.c.id == customer_id)
-            ).first()
-            if exists is None:
+            if connection.first(self._sql.customer, {"customer": customer_id}) is None:
                 raise LedgerError("unknown customer")
             intent = self._intent(channel, scenario, kind, at, None)
             self._remember_version(connection, now)
-            return connection.execute(
-                insert(LEDGER).values(
-                    customer_id=customer_id,
-                    channel=channel.value,
-                    scenario=scenario,
-                    kind=intent.kind.value,
-                    weight=intent.weight,
-                    priority=intent.priority,
-                    status="recorded",
-                    at=at,
-                    expires_at=None,
-                    idempotency_key=None,
-                    rule_set_version=self.policy.version,
-                    source=source,
-                    created_at=now,
-                    updated_at=now,
-                )
-            ).inserted_primary_key[0]
+            stamp = to_db(now)
+            return connection.insert(
+                self._sql.insert_entry,
+                {
+                    "customer_id": customer_id,
+                    "channel": channel.value,
+                    "scenario": scenario,
+                    "kind": intent.kind.value,
+                    "weight": intent.weight,
+                    "priority": intent.priority,
+                    "status": "recorded",
+                    "at": to_db(at),
+                    "expires_at": None,
+                    "idempotency_key": None,
+                    "rule_set_version": self.policy.version,
+                    "source": source,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                },
+            )
 
     def expire(self) -> int:
         """Mark reservations past their TTL as expired (they already stopped counting)."""
