@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from contracts import Channel, DecisionOutcome, MessageKind
 from hub.cli.output import EXIT_REFUSED, emit_json, fail, stdout
+from hub.cli.tables import table
 from hub.pressure.engine import Decision
 from hub.pressure.insight import CustomerZone, UnknownCustomer, customer_zone, explain, report
 from hub.pressure.ledger import Ledger, LedgerError
@@ -120,32 +121,10 @@ def _when(value: datetime, zone: CustomerZone) -> str:
     return f"{utc:%Y-%m-%d %H:%M:%S} UTC ({local:%Y-%m-%d %H:%M:%S %Z} {zone.zone.key})"
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "NO"
-    if isinstance(value, float):
-        return f"{value:g}"
-    text = str(value)
-    if len(text) == 32 and text[10] == "T" and text.endswith("+00:00"):
-        text = text[:19] + "+00:00"  # microseconds are noise in a table
-    return text.replace("+00:00", "Z")
-
-
-def _table(headers: list[str], rows: list[list[Any]], indent: str = "  ") -> None:
-    """A plain aligned table: stable in logs and pipes, unlike a width-dependent rich table."""
-    cells = [headers] + [[_cell(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers) - 1)]
-    for row in cells:
-        line = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False))
-        stdout.print(f"{indent}{line}  {row[-1]}".rstrip(), markup=False)
-
-
 def _rules_table(consulted: list[dict[str, Any]], extra: tuple[str, ...] = ()) -> None:
     columns = ["rule", *extra, "used", "limit", "ok", "detail"]
     if consulted:
-        _table(columns, [[u[c] for c in columns] for u in consulted])
+        table(columns, [[u[c] for c in columns] for u in consulted])
     else:
         stdout.print("  no rule applies to this send", markup=False)
 
@@ -355,7 +334,7 @@ def explain_cmd(
     )
     stdout.print(f"\nledger ({len(data['ledger'])} rows)", markup=False)
     columns = ["at", "channel", "scenario", "kind", "weight", "status", "counts", "source"]
-    _table(columns, [[r[c] for c in columns] for r in data["ledger"]])
+    table(columns, [[r[c] for c in columns] for r in data["ledger"]])
     for usage in data["usage"]:
         until = datetime.fromisoformat(usage["until"]) if usage["until"] else None
         after = f" until {_when(until, zone)}" if until else ""
@@ -367,7 +346,7 @@ def explain_cmd(
         _rules_table(usage["rules"], extra=("scenario",))
     stdout.print(f"\nlast decisions ({len(data['decisions'])})", markup=False)
     columns = ["decided_at", "outcome", "channel", "scenario", "rule", "reason"]
-    _table(columns, [[d[c] for c in columns] for d in data["decisions"]])
+    table(columns, [[d[c] for c in columns] for d in data["decisions"]])
 
 
 @app.command("report")
@@ -386,18 +365,18 @@ def report_cmd(ctx: typer.Context, json_output: JsonOption = False) -> None:
         f"  (zero: {p['zero']})",
         markup=False,
     )
-    _table(["low", "high", "customers"], [list(b.values()) for b in p["histogram"]])
+    table(["low", "high", "customers"], [list(b.values()) for b in p["histogram"]])
     decisions = data["decisions"]
     outcomes = ", ".join(f"{k} {v}" for k, v in decisions["by_outcome"].items())
     stdout.print(f"\ndecisions since {decisions['since'][:19]} UTC: {outcomes}", markup=False)
-    _table(["rule", "deferred", "denied"], [list(r.values()) for r in decisions["by_rule"]])
+    table(["rule", "deferred", "denied"], [list(r.values()) for r in decisions["by_rule"]])
     held = data["reservations"]
     stdout.print(
         f"\nreservations: {held['active']} active, {held['lapsed']} past their TTL (not counted)"
         "\n\ncontacts by channel",
         markup=False,
     )
-    _table(
+    table(
         ["channel", "last 7d", "last 30d"],
         [[c, v["last_7d"], v["last_30d"]] for c, v in data["contacts"].items()],
     )
