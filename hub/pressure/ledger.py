@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Engine, update
 
 from contracts import Channel, DecisionOutcome, MessageKind, RuleUsage
 from hub.pressure.engine import Decision, Intent, PastContact, PastEvent, decide
@@ -235,6 +235,7 @@ class Ledger:
                     "decided_at": stamp,
                 },
             )
+        self._stored()
         return Reservation(decision, reservation_id)
 
     def _replay(self, connection: Transaction, key: str) -> Reservation | None:
@@ -252,28 +253,26 @@ class Ledger:
         )
         return Reservation(decision, reservation_id, replayed=True)
 
-    def _remember_version(self, connection: Connection | Transaction, now: datetime) -> None:
-        """Store the rule set the first time this ledger decides under it (once per process)."""
-        version = self.policy.version
-        if version in self._known_versions:
+    def _remember_version(self, connection: Transaction, now: datetime) -> None:
+        """Store the rule set the first time this process decides under it.
+
+        The insert is idempotent (``ON CONFLICT DO NOTHING``); the version is only marked as
+        known once the transaction that stored it has committed (see ``_stored``), so a rolled
+        back transaction can never leave decisions pointing at a missing rule set.
+        """
+        if self.policy.version in self._known_versions:
             return
-        rules = json.dumps(self.policy.document, sort_keys=True)
-        if isinstance(connection, Transaction):
-            if connection.first(self._sql.version, {"version": version}) is None:
-                connection.run(
-                    self._sql.insert_version,
-                    {"version": version, "rules": rules, "first_used_at": self._sql.to_db(now)},
-                )
-        elif (
-            connection.execute(
-                select(RULE_SETS.c.version).where(RULE_SETS.c.version == version)
-            ).first()
-            is None
-        ):
-            connection.execute(
-                insert(RULE_SETS).values(version=version, rules=rules, first_used_at=now)
-            )
-        self._known_versions.add(version)
+        connection.run(
+            self._sql.insert_version,
+            {
+                "version": self.policy.version,
+                "rules": json.dumps(self.policy.document, sort_keys=True),
+                "first_used_at": self._sql.to_db(now),
+            },
+        )
+
+    def _stored(self) -> None:
+        self._known_versions.add(self.policy.version)
 
     def _transition(self, reservation_id: int, target: str, at: datetime | None) -> str:
         sql, to_db = self._sql, self._sql.to_db
@@ -318,7 +317,7 @@ class Ledger:
             intent = self._intent(channel, scenario, kind, at, None)
             self._remember_version(connection, now)
             stamp = to_db(now)
-            return connection.insert(
+            entry_id = connection.insert(
                 self._sql.insert_entry,
                 {
                     "customer_id": customer_id,
@@ -337,6 +336,8 @@ class Ledger:
                     "updated_at": stamp,
                 },
             )
+        self._stored()
+        return int(entry_id)
 
     def expire(self) -> int:
         """Mark reservations past their TTL as expired (they already stopped counting)."""

@@ -66,7 +66,6 @@ WHERE id = :id AND status IN ('reserved', 'expired')
 """
 STATUS = "SELECT status FROM pressure_ledger WHERE id = :id"
 CUSTOMER = "SELECT id FROM customers WHERE id = :customer"
-VERSION = "SELECT version FROM pressure_rule_sets WHERE version = :version"
 INSERT_VERSION = (
     "INSERT INTO pressure_rule_sets (version, rules, first_used_at) "
     "VALUES (:version, :rules, :first_used_at) ON CONFLICT (version) DO NOTHING"
@@ -101,7 +100,6 @@ class Statements:
         self.transition_at = style(TRANSITION.format(at=", at = :at"))
         self.status = style(STATUS)
         self.customer = style(CUSTOMER)
-        self.version = style(VERSION)
         self.insert_version = style(INSERT_VERSION)
         self.lock = style(LOCK)
         timestamp = UTCDateTime().dialect_impl(dialect)
