@@ -27,14 +27,14 @@ from contracts import Channel, DecisionOutcome, MessageKind, RuleUsage
 from hub.pressure.engine import Decision, Intent, PastContact, PastEvent, decide
 from hub.pressure.ledger_sql import Statements, Transaction
 from hub.pressure.policy import Policy
-from hub.storage.models import Customer, CustomerEvent, LedgerEntry, PressureDecision, RuleSet
+from hub.storage.models import Customer, CustomerEvent, LedgerEntry, PressureDecision
 from hub.storage.models import table as t
 from hub.storage.types import utcnow
 
 __all__ = ["Ledger", "LedgerError", "Reservation"]
 
 LEDGER, DECISIONS, EVENTS = t(LedgerEntry), t(PressureDecision), t(CustomerEvent)
-CUSTOMERS, RULE_SETS = t(Customer), t(RuleSet)
+CUSTOMERS = t(Customer)
 COUNTING = ("sent", "recorded")
 
 
