@@ -13,9 +13,10 @@ which all rules allow, given what is known now.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import Channel, DecisionOutcome, MessageKind, RuleUsage
@@ -75,53 +76,73 @@ class Decision:
     version: str = ""
 
 
-def _counted(rule: RuleSpec, contact: PastContact) -> bool:
-    return contact.kind in rule.counts and rule.in_scope(contact.channel, contact.scenario)
+#: A rule checked at one instant: allowed?, the retry bound when not, and the explained usage
+#: (only when asked for: the deferral loop reads just the first two).
+_Check = tuple[bool, datetime | None, RuleUsage | None]
+
+
+def _counted(rule: RuleSpec, past: Sequence[PastContact]) -> list[PastContact]:
+    """The contacts the rule counts (kind and scope), in their original order."""
+    counts, in_scope = rule.counts, rule.in_scope
+    return [c for c in past if c.kind in counts and in_scope(c.channel, c.scenario)]
 
 
 def _value(rule: RuleSpec, weight: float) -> float:
     return weight if rule.measure == "weight" else 1.0
 
 
-def _rolling(rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContact]) -> _Verdict:
+def _rolling(
+    rule: RuleSpec, intent: Intent, at: datetime, relevant: list[PastContact], explain: bool
+) -> _Check:
     window = rule.window
     assert window is not None
-    counted = [c for c in past if _counted(rule, c) and at - window < c.at < at + window]
+    low, high = at - window, at + window
+    counted = [c for c in relevant if low < c.at < high]
     ends = [at] + [c.at for c in counted if at < c.at]
     used = max(
         sum(_value(rule, c.weight) for c in counted if end - window < c.at <= end) for end in ends
     )
     new = _value(rule, intent.weight)
     ok = used + new <= rule.limit
-    detail = f"{used:g} + {new:g} within {rule.describe_window()} (limit {rule.limit:g})"
-    usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
+    usage = None
+    if explain:
+        detail = f"{used:g} + {new:g} within {rule.describe_window()} (limit {rule.limit:g})"
+        usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
     if ok:
-        return _Verdict(usage)
+        return True, None, usage
     leaving = [c.at + window for c in counted if c.at + window > at]
-    return _Verdict(usage, min(leaving) if leaving and new <= rule.limit else None)
+    return False, min(leaving) if leaving and new <= rule.limit else None, usage
 
 
 def _calendar(
-    rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContact]
-) -> _Verdict:
+    rule: RuleSpec, intent: Intent, at: datetime, relevant: list[PastContact], explain: bool
+) -> _Check:
     assert rule.calendar is not None
     start, end = period_bounds(at, rule.calendar, intent.zone)
-    used = sum(_value(rule, c.weight) for c in past if _counted(rule, c) and start <= c.at < end)
+    used = sum(_value(rule, c.weight) for c in relevant if start <= c.at < end)
     new = _value(rule, intent.weight)
     ok = used + new <= rule.limit
-    detail = f"{used:g} + {new:g} this {rule.calendar} (limit {rule.limit:g}, local time)"
-    usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
-    return _Verdict(usage, None if ok or new > rule.limit else end)
+    usage = None
+    if explain:
+        detail = f"{used:g} + {new:g} this {rule.calendar} (limit {rule.limit:g}, local time)"
+        usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
+    return ok, None if ok or new > rule.limit else end, usage
 
 
-def _gap(rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContact]) -> _Verdict:
+def _gap(
+    rule: RuleSpec, intent: Intent, at: datetime, relevant: list[PastContact], explain: bool
+) -> _Check:
     """``used`` is the number of contacts closer than the gap (the limit is 0)."""
     gap = rule.min_gap
     assert gap is not None
+    conflicts = [c for c in relevant if abs(c.at - at) < gap]
+    if not explain:
+        return (
+            (False, min(c.at + gap for c in conflicts), None) if conflicts else (True, None, None)
+        )
     hours = gap.total_seconds() / 3600
-    conflicts = [c for c in past if _counted(rule, c) and abs(c.at - at) < gap]
     if not conflicts:
-        before = [c.at for c in past if _counted(rule, c) and c.at <= at]
+        before = [c.at for c in relevant if c.at <= at]
         since = (
             f"last contact {(at - max(before)).total_seconds() / 3600:.1f} h ago"
             if before
@@ -130,7 +151,7 @@ def _gap(rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContac
         usage = RuleUsage(
             rule=rule.name, used=0, limit=0, ok=True, detail=f"{since}, minimum gap {hours:g} h"
         )
-        return _Verdict(usage)
+        return True, None, usage
     nearest = min(abs(c.at - at) for c in conflicts).total_seconds() / 3600
     usage = RuleUsage(
         rule=rule.name,
@@ -139,125 +160,134 @@ def _gap(rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContac
         ok=False,
         detail=f"a contact {nearest:.1f} h away, minimum gap {hours:g} h",
     )
-    return _Verdict(usage, min(c.at + gap for c in conflicts))
+    return False, min(c.at + gap for c in conflicts), usage
 
 
-def _pressure(rule: RuleSpec, at: datetime, past: Sequence[PastContact]) -> float:
+def _pressure(rule: RuleSpec, at: datetime, relevant: list[PastContact]) -> float:
     half_life = rule.half_life
     assert half_life is not None
-    return sum(
-        c.weight * 2 ** (-(at - c.at) / half_life) for c in past if _counted(rule, c) and c.at <= at
-    )
+    return sum(c.weight * 2 ** (-(at - c.at) / half_life) for c in relevant if c.at <= at)
 
 
-def _decay(rule: RuleSpec, intent: Intent, at: datetime, past: Sequence[PastContact]) -> _Verdict:
+def _decay(
+    rule: RuleSpec, intent: Intent, at: datetime, relevant: list[PastContact], explain: bool
+) -> _Check:
     half_life, threshold = rule.half_life, rule.limit
     assert half_life is not None
-    now = _pressure(rule, at, past)
+    now = _pressure(rule, at, relevant)
     ok = now + intent.weight <= threshold
-    later = [c.at for c in past if _counted(rule, c) and c.at > at]
+    later = [c.at for c in relevant if c.at > at]
     for moment in later:  # the new contact must not push a known future contact over the top
         if not ok:
             break
         mine = intent.weight * 2 ** (-(moment - at) / half_life)
-        ok = _pressure(rule, moment, past) + mine <= threshold
-    detail = f"pressure {now:.2f} + weight {intent.weight:g} (threshold {threshold:g})"
-    usage = RuleUsage(rule=rule.name, used=round(now, 4), limit=threshold, ok=ok, detail=detail)
+        ok = _pressure(rule, moment, relevant) + mine <= threshold
+    usage = None
+    if explain:
+        detail = f"pressure {now:.2f} + weight {intent.weight:g} (threshold {threshold:g})"
+        usage = RuleUsage(rule=rule.name, used=round(now, 4), limit=threshold, ok=ok, detail=detail)
     if ok:
-        return _Verdict(usage)
+        return True, None, usage
     room = threshold - intent.weight
     if room <= 0:
-        return _Verdict(usage, None)
+        return False, None, usage
     if now + intent.weight > threshold:
         wait = half_life * math.log2(now / room)
-        return _Verdict(usage, at + max(wait, timedelta(microseconds=1)))
-    return _Verdict(usage, min(m for m in later if m > at))
+        return False, at + max(wait, timedelta(microseconds=1)), usage
+    return False, min(m for m in later if m > at), usage
 
 
 def _exclusion(
-    rule: RuleSpec, intent: Intent, at: datetime, events: Sequence[PastEvent]
-) -> _Verdict:
+    rule: RuleSpec, intent: Intent, at: datetime, events: Sequence[PastEvent], explain: bool
+) -> _Check:
     window = rule.window
     assert window is not None
     if intent.scenario in rule.except_scenarios:
-        usage = RuleUsage(
-            rule=rule.name,
-            used=0,
-            limit=0,
-            ok=True,
-            detail=f"scenario {intent.scenario} is excepted",
-        )
-        return _Verdict(usage)
-    hits = [e.at for e in events if e.type == rule.event and at - window <= e.at <= at]
+        usage = None
+        if explain:
+            detail = f"scenario {intent.scenario} is excepted"
+            usage = RuleUsage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
+        return True, None, usage
+    low = at - window
+    hits = [e.at for e in events if e.type == rule.event and low <= e.at <= at]
     if not hits:
+        usage = None
+        if explain:
+            detail = f"no {rule.event} in the last {rule.describe_window()}"
+            usage = RuleUsage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
+        return True, None, usage
+    usage = None
+    if explain:
+        days = (at - max(hits)).total_seconds() / 86400
         usage = RuleUsage(
             rule=rule.name,
-            used=0,
+            used=len(hits),
             limit=0,
-            ok=True,
-            detail=f"no {rule.event} in the last {rule.describe_window()}",
+            ok=False,
+            detail=f"{rule.event} {days:.1f} days ago excludes this scenario for "
+            f"{rule.describe_window()}",
         )
-        return _Verdict(usage)
-    days = (at - max(hits)).total_seconds() / 86400
-    usage = RuleUsage(
-        rule=rule.name,
-        used=len(hits),
-        limit=0,
-        ok=False,
-        detail=f"{rule.event} {days:.1f} days ago excludes this scenario for "
-        f"{rule.describe_window()}",
-    )
-    return _Verdict(usage, max(hits) + window + timedelta(microseconds=1))
+    return False, max(hits) + window + timedelta(microseconds=1), usage
 
 
-def _quiet(rule: RuleSpec, intent: Intent, at: datetime) -> _Verdict:
+def _quiet(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: bool) -> _Check:
     assert rule.start is not None
     assert rule.end is not None
-    span = f"{rule.start:%H:%M}-{rule.end:%H:%M} {intent.zone.key}"
-    if not in_quiet_hours(at, rule.start, rule.end, intent.zone):
-        return _Verdict(
-            RuleUsage(
-                rule=rule.name, used=0, limit=0, ok=True, detail=f"outside quiet hours {span}"
-            )
+    inside = in_quiet_hours(at, rule.start, rule.end, intent.zone)
+    usage = None
+    if explain:
+        span = f"{rule.hours_text()} {intent.zone.key}"
+        text = f"inside quiet hours {span}" if inside else f"outside quiet hours {span}"
+        usage = RuleUsage(rule=rule.name, used=int(inside), limit=0, ok=not inside, detail=text)
+    if not inside:
+        return True, None, usage
+    return False, next_quiet_end(at, rule.start, rule.end, intent.zone), usage
+
+
+def _exempt(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: bool) -> _Check:
+    usage = None
+    if explain:
+        usage = RuleUsage(
+            rule=rule.name,
+            used=0,
+            limit=rule.limit,
+            ok=True,
+            detail=f"exempt: rule applies to {rule.kinds_text()} sends only",
         )
-    usage = RuleUsage(
-        rule=rule.name, used=1, limit=0, ok=False, detail=f"inside quiet hours {span}"
-    )
-    return _Verdict(usage, next_quiet_end(at, rule.start, rule.end, intent.zone))
+    return True, None, usage
 
 
-def _evaluate(
+_Checker = Callable[[RuleSpec, Intent, datetime, Any, bool], _Check]
+_BY_TYPE: dict[str, _Checker] = {"gap": _gap, "decay": _decay}
+
+
+def _checks(
     policy: Policy,
     intent: Intent,
-    at: datetime,
     past: Sequence[PastContact],
     events: Sequence[PastEvent],
-) -> list[_Verdict]:
-    verdicts = []
-    for rule in policy.rules:
-        if not rule.in_scope(intent.channel, intent.scenario):
-            continue
+) -> list[tuple[RuleSpec, _Checker, Any]]:
+    """Each rule in scope with its check and its data (counted contacts, filtered once)."""
+    checks: list[tuple[RuleSpec, _Checker, Any]] = []
+    counted: dict[tuple[frozenset[MessageKind], frozenset[Channel], frozenset[str]], Any] = {}
+    for rule in policy.applicable(intent.channel, intent.scenario):
         if intent.kind not in rule.kinds:
-            usage = RuleUsage(
-                rule=rule.name,
-                used=0,
-                limit=rule.limit,
-                ok=True,
-                detail=f"exempt: rule applies to {rule.kinds_text()} sends only",
-            )
-            verdicts.append(_Verdict(usage))
-        elif rule.type == "cap":
-            check = _rolling if rule.window is not None else _calendar
-            verdicts.append(check(rule, intent, at, past))
-        elif rule.type == "gap":
-            verdicts.append(_gap(rule, intent, at, past))
-        elif rule.type == "decay":
-            verdicts.append(_decay(rule, intent, at, past))
+            checks.append((rule, _exempt, None))
         elif rule.type == "exclusion":
-            verdicts.append(_exclusion(rule, intent, at, events))
+            checks.append((rule, _exclusion, events))
         elif rule.type == "quiet":
-            verdicts.append(_quiet(rule, intent, at))
-    return verdicts
+            checks.append((rule, _quiet, None))
+        elif rule.type in ("cap", "gap", "decay"):
+            key = (rule.counts, rule.channels, rule.scenarios)
+            relevant = counted.get(key)
+            if relevant is None:
+                relevant = counted[key] = _counted(rule, past)
+            if rule.type == "cap":
+                check = _rolling if rule.window is not None else _calendar
+            else:
+                check = _BY_TYPE[rule.type]
+            checks.append((rule, check, relevant))
+    return checks
 
 
 def _delay_text(max_delay: timedelta) -> str:
@@ -278,7 +308,12 @@ def decide(
     max_delay: timedelta,
 ) -> Decision:
     """Allowed, deferred to the first instant every rule allows, or denied, with reasons."""
-    verdicts = _evaluate(policy, intent, intent.at, past, events)
+    checks = _checks(policy, intent, past, events)
+    verdicts = []
+    for rule, check, data in checks:
+        _, retry_at, usage = check(rule, intent, intent.at, data, True)
+        assert usage is not None
+        verdicts.append(_Verdict(usage, retry_at))
     consulted = [v.usage for v in verdicts]
     failed = [v for v in verdicts if not v.usage.ok]
     if not failed:
@@ -303,12 +338,30 @@ def decide(
     binding = max(failed, key=lambda v: v.retry_at)  # type: ignore[arg-type,return-value]
     candidate = binding.retry_at
     deadline = intent.at + max_delay
+    # Exempt rules and excepted scenarios allow at every instant: no need to ask again.
+    loop = [
+        (rule, check, data)
+        for rule, check, data in checks
+        if check is not _exempt
+        and not (check is _exclusion and intent.scenario in rule.except_scenarios)
+    ]
     for _ in range(_MAX_STEPS):
         assert candidate is not None
         if candidate > deadline:
             break
-        later = [v for v in _evaluate(policy, intent, candidate, past, events) if not v.usage.ok]
-        if not later:
+        latest: datetime | None = None
+        for rule, check, data in loop:
+            ok, retry_at, _ = check(rule, intent, candidate, data, False)
+            if ok:
+                continue
+            if retry_at is None:  # waiting cannot help
+                break
+            if latest is None or retry_at > latest:
+                latest = retry_at
+        else:
+            if latest is not None:
+                candidate = latest
+                continue
             return Decision(
                 DecisionOutcome.DEFERRED,
                 binding.usage.rule,
@@ -317,9 +370,7 @@ def decide(
                 consulted,
                 policy.version,
             )
-        if any(v.retry_at is None for v in later):
-            break
-        candidate = max(v.retry_at for v in later)  # type: ignore[type-var]
+        break
     return Decision(
         DecisionOutcome.DENIED,
         binding.usage.rule,

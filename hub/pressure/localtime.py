@@ -8,6 +8,7 @@ instant at which the wall clock first shows (or jumps past) that time.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 __all__ = ["first_instant_at", "in_quiet_hours", "next_quiet_end", "period_bounds"]
@@ -47,7 +48,13 @@ def first_instant_at(day: date, wall: time, zone: ZoneInfo) -> datetime:
 
 def period_bounds(instant: datetime, period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) in UTC of the local day / week (Monday) / month containing ``instant``."""
-    local = _local(instant, zone).date()
+    return _local_period_bounds(_local(instant, zone).date(), period, zone)
+
+
+@lru_cache(maxsize=8192)
+def _local_period_bounds(local: date, period: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Cached on (local date, period, zone): a ``ZoneInfo`` hashes by identity, so two zones
+    built from different data never share an entry."""
     if period == "day":
         start, end = local, local + timedelta(days=1)
     elif period == "week":

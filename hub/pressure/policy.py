@@ -60,12 +60,29 @@ class RuleSpec:
         )
 
     def kinds_text(self) -> str:
-        return "/".join(sorted(k.value for k in self.kinds))
+        return self._kinds_text
 
     def describe_window(self) -> str:
+        return self._window_text
+
+    def hours_text(self) -> str:
+        """Quiet hours as ``HH:MM-HH:MM``."""
+        return self._hours_text
+
+    # Texts the engine writes into every explanation, built once per rule.
+    @cached_property
+    def _kinds_text(self) -> str:
+        return "/".join(sorted(k.value for k in self.kinds))
+
+    @cached_property
+    def _window_text(self) -> str:
         if self.window is not None:
             return f"rolling {format_duration(self.window)}"
         return f"calendar {self.calendar}"
+
+    @cached_property
+    def _hours_text(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 def _scope(rule: Cap | Gap | Decay | Exclusion | QuietHours) -> dict[str, object]:
@@ -155,8 +172,32 @@ class Policy:
     def default_zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.default_time_zone)
 
+    @cached_property
+    def _zones(self) -> dict[str, ZoneInfo]:
+        return {}
+
     def zone(self, name: str | None) -> ZoneInfo:
-        return ZoneInfo(name) if name else self.default_zone
+        """``ZoneInfo`` keeps only a few zones strongly cached: keep every zone seen here."""
+        if not name:
+            return self.default_zone
+        zone = self._zones.get(name)
+        if zone is None:
+            zone = self._zones[name] = ZoneInfo(name)
+        return zone
+
+    @cached_property
+    def _applicable(self) -> dict[tuple[Channel, str], tuple[RuleSpec, ...]]:
+        return {}
+
+    def applicable(self, channel: Channel, scenario: str) -> tuple[RuleSpec, ...]:
+        """The rules in scope for a send on ``channel`` in ``scenario``, in rule order."""
+        key = (channel, scenario)
+        found = self._applicable.get(key)
+        if found is None:
+            found = tuple(r for r in self.rules if r.in_scope(channel, scenario))
+            if len(self._applicable) < 4096:  # scenarios are declared: this stays small
+                self._applicable[key] = found
+        return found
 
     def scenario(self, name: str) -> ScenarioSettings:
         try:
