@@ -390,7 +390,9 @@ def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
             [f"{key}, {cid}, rnd {B}, weight {F}, ok INTEGER, rule INTEGER, retry {B}", *evals]
         ),
     ]
-    return [f"CREATE TEMPORARY TABLE {n} ({b})" for n, b in zip(TABLES, bodies, strict=True)] + [
+    keyed = "" if sql.postgres else " WITHOUT ROWID"  # SQLite: one B-tree search per lookup
+    ends, pairs = {"plan_cust": keyed, "plan_state": keyed}, zip(TABLES, bodies, strict=True)
+    return [f"CREATE TEMPORARY TABLE {n} ({b}){ends.get(n, '')}" for n, b in pairs] + [
         "CREATE INDEX plan_future_ix ON plan_future (customer_id, rule)",
         "CREATE INDEX plan_eval_ix ON plan_eval (customer_id, rnd)",
         "CREATE INDEX plan_eval_rnd ON plan_eval (rnd, ok)",
