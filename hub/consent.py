@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from contracts import Channel, Consent, ConsentStatus, MessageKind, Purpose
+from hub.storage.db import chunks
 from hub.storage.models import ConsentEntry, table
 from hub.storage.types import utcnow
 
@@ -26,7 +27,6 @@ __all__ = [
     "record_consents_many",
 ]
 
-_CHUNK = 900
 Key = tuple[Channel, Purpose]
 
 
@@ -36,10 +36,10 @@ def current_consents_many(
     """The latest record per (channel, purpose), for each customer."""
     ids = sorted(set(customer_ids))
     latest: dict[str, dict[Key, ConsentEntry]] = {c: {} for c in ids}
-    for start in range(0, len(ids), _CHUNK):
+    for chunk in chunks(ids):
         rows = session.exec(
             select(ConsentEntry)
-            .where(col(ConsentEntry.customer_id).in_(ids[start : start + _CHUNK]))
+            .where(col(ConsentEntry.customer_id).in_(chunk))
             .order_by(col(ConsentEntry.recorded_at), col(ConsentEntry.id))
         )
         for row in rows:

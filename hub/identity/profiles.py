@@ -15,12 +15,11 @@ from sqlmodel import Session, col, select
 
 from contracts import PII_FIELDS, CustomerField
 from hub.identity.vault import Vault
+from hub.storage.db import chunks
 from hub.storage.models import Customer, CustomerKey, VaultEntry, table
 from hub.storage.types import utcnow
 
 __all__ = ["ProfileStore"]
-
-_CHUNK = 900
 
 
 class ProfileStore:
@@ -29,8 +28,7 @@ class ProfileStore:
 
     def _data_keys(self, session: Session, customer_ids: Sequence[str]) -> dict[str, bytes]:
         keys: dict[str, bytes] = {}
-        for start in range(0, len(customer_ids), _CHUNK):
-            chunk = customer_ids[start : start + _CHUNK]
+        for chunk in chunks(customer_ids):
             for row in session.exec(
                 select(CustomerKey)
                 .where(col(CustomerKey.customer_id).in_(chunk))
@@ -48,8 +46,7 @@ class ProfileStore:
         profiles: dict[str, dict[CustomerField, str]] = {c: {} for c in ids}
         plain = sorted(wanted - PII_FIELDS)
         pii = sorted(f.value for f in wanted & PII_FIELDS)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for chunk in chunks(ids):
             found = set()
             # populate_existing: bulk UPDATEs bypass the identity map, so never trust it here.
             for customer in session.exec(

@@ -23,6 +23,7 @@ from hub.identity.keys import KeyRing
 from hub.identity.normalize import normalize_identifier
 from hub.identity.profiles import ProfileStore
 from hub.identity.vault import Vault
+from hub.storage.db import chunks
 from hub.storage.models import BrickPseudonym, Customer, CustomerKey, IdentifierEntry, table
 from hub.storage.types import utcnow
 
@@ -36,7 +37,6 @@ __all__ = [
 
 #: Cookies expire (``identity.link_ttl``) unless verified.
 _EXPIRING = frozenset({IdentifierKind.SITE_COOKIE, IdentifierKind.PARTNER_COOKIE})
-_CHUNK = 900  # stays under every backend's bound-parameter limit
 
 
 def new_customer_id() -> str:
@@ -65,10 +65,6 @@ class Resolution:
     #: Normalised value per identifier kind (the last one given when a kind repeats).
     values: dict[IdentifierKind, str]
 
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class IdentityService(ProfileStore):
@@ -156,7 +152,7 @@ class IdentityService(ProfileStore):
         now = now or utcnow()
         digests = sorted({n.digest for group in groups for n in group})
         known: dict[str, IdentifierEntry] = {}
-        for chunk in _chunks(digests):
+        for chunk in chunks(digests):
             for entry in session.exec(
                 select(IdentifierEntry)
                 .where(col(IdentifierEntry.digest).in_(chunk))
@@ -248,7 +244,7 @@ class IdentityService(ProfileStore):
         if inserted:
             session.execute(table(IdentifierEntry).insert(), inserted)
         touched = sorted(seen_live)
-        for chunk in _chunks(touched):
+        for chunk in chunks(touched):
             session.execute(
                 update(IdentifierEntry)
                 .where(col(IdentifierEntry.digest).in_(chunk))

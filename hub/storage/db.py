@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,7 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 __all__ = [
+    "IN_CHUNK",
     "DatabaseNotReady",
+    "chunks",
     "create_db_engine",
     "current_revision",
     "head_revision",
@@ -27,9 +29,20 @@ __all__ = [
     "upgrade",
 ]
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Alembic announces its dialect on every revision check; only warnings matter to operators.
 logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+#: Rows per ``IN (...)`` list: under every backend's bound-parameter limit.
+IN_CHUNK = 900
+
+
+def chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    """Split ``items`` for ``IN (...)`` queries that must stay under the parameter limit."""
+    for start in range(0, len(items), IN_CHUNK):
+        yield items[start : start + IN_CHUNK]
 
 
 class DatabaseNotReady(Exception):
