@@ -266,7 +266,7 @@ class Ledger:
             self._sql.insert_version,
             {
                 "version": self.policy.version,
-                "rules": json.dumps(self.policy.document, sort_keys=True),
+                "rules": self.policy.document_text,
                 "first_used_at": self._sql.to_db(now),
             },
         )

@@ -13,7 +13,6 @@ statement (``plan_sql``). Semantics, outputs and limits: ``docs/campaign-plan.md
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import sqlite3
 from collections import Counter, defaultdict
@@ -23,22 +22,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from contracts import Channel
 from hub.pressure import plan_sql as q
+from hub.pressure.ledger_sql import INSERT_VERSION
 from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
 from hub.pressure.policy import Policy
-from hub.storage.models import RuleSet
-from hub.storage.models import table as t
 from hub.storage.types import UTCDateTime, utcnow
 
 __all__ = ["Candidate", "InvalidRow", "PlanError", "PlanReport", "PlanRow", "plan_campaign"]
 
 _BATCH = 10_000
 _CACHE = {"temp.cache_size": -1_048_576, "main.cache_size": -262_144}  # KiB, taken as needed
-RULE_SETS = t(RuleSet)
 #: Rows whose customer is unknown (no zone) or lives in a zone that does not exist.
 _UNPLANNED = (
     "SELECT r.id, r.customer_id, pc.zone FROM plan_raw r LEFT JOIN plan_cust pc ON "
@@ -341,15 +338,15 @@ class _Planner:
             message = "this plan (same candidates, time and rules) was already committed"
             raise PlanError(message) from None
         self.report.committed, self.report.status = result.rowcount or 0, status
-        version = self.policy.version
-        if (
-            self.connection.execute(select(RULE_SETS).where(RULE_SETS.c.version == version)).first()
-            is None
-        ):
-            document = json.dumps(self.policy.document, sort_keys=True)
-            self.connection.execute(
-                insert(RULE_SETS).values(version=version, rules=document, first_used_at=self.now)
-            )
+        # The ledger's own idempotent insert: safe when a reservation stores it concurrently.
+        self.connection.execute(
+            text(INSERT_VERSION).bindparams(bindparam("first_used_at", type_=UTCDateTime())),
+            {
+                "version": self.policy.version,
+                "rules": self.policy.document_text,
+                "first_used_at": self.now,
+            },
+        )
 
     @property
     def key_prefix(self) -> str:

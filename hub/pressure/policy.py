@@ -164,6 +164,11 @@ class Policy:
         }
 
     @cached_property
+    def document_text(self) -> str:
+        """The canonical rule set as stored in ``pressure_rule_sets.rules``."""
+        return json.dumps(self.document, sort_keys=True)
+
+    @cached_property
     def version(self) -> str:
         text = json.dumps(self.document, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
