@@ -7,7 +7,6 @@ million candidates), so ``--output`` streams them to a JSON Lines file instead o
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from contracts import Channel
 from hub.cli.output import EXIT_INVALID, emit_json, fail, stderr, stdout
 from hub.pressure.plan import Candidate, InvalidRow, PlanError, PlanRow, plan_campaign
 from hub.pressure.policy import Policy
+from hub.records import RecordFileError, read_records
 from hub.storage.types import utcnow
 
 app = typer.Typer(help="Plan batch campaigns under the pressure policy.", no_args_is_help=True)
@@ -31,51 +31,28 @@ COLUMNS = (*REQUIRED, "campaign", "at")
 OUTCOMES = ("admitted", "deferred", "excluded")
 
 
-class CandidateFileError(Exception):
+class CandidateFileError(RecordFileError):
     """The file as a whole cannot be read (format, header)."""
+
+
+def _check_header(header: list[str]) -> None:
+    missing = [name for name in REQUIRED if name not in header]
+    unknown = [name for name in header if name not in COLUMNS]
+    if missing or unknown:
+        raise CandidateFileError(
+            f"header must name {', '.join(REQUIRED)} (optional: campaign, at); "
+            f"missing: {', '.join(missing) or 'none'}, unknown: {', '.join(unknown) or 'none'}"
+        )
 
 
 def read_candidates(path: Path, policy: Policy, at: datetime) -> Iterator[Candidate | InvalidRow]:
     """One candidate per record; a record that cannot be planned comes as ``InvalidRow`` with
     its line and reason, so it is reported with the rest instead of stopping the plan."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".ndjson"):
-        raise CandidateFileError(f"{path.name}: give a .csv (with a header) or a .jsonl file")
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise CandidateFileError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        if suffix == ".csv":
-            reader = csv.DictReader(handle)
-            header = [name.strip() for name in reader.fieldnames or []]
-            missing = [name for name in REQUIRED if name not in header]
-            unknown = [name for name in header if name not in COLUMNS]
-            if missing or unknown:
-                raise CandidateFileError(
-                    f"{path.name}: header must name {', '.join(REQUIRED)} "
-                    f"(optional: campaign, at); missing: {', '.join(missing) or 'none'}, "
-                    f"unknown: {', '.join(unknown) or 'none'}"
-                )
-            reader.fieldnames = header
-            for record in reader:
-                if None in record:
-                    yield InvalidRow(reader.line_num, "more values than header columns")
-                    continue
-                yield _candidate(reader.line_num, record, policy, at)
-            return
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield InvalidRow(number, f"invalid JSON: {exc.msg}")
-                continue
-            if not isinstance(record, dict):
-                yield InvalidRow(number, "not a JSON object")
-                continue
-            yield _candidate(number, record, policy, at)
+    for record in read_records(path, check_header=_check_header):
+        if record.fields is None:
+            yield InvalidRow(record.line, record.problem or "unreadable record")
+        else:
+            yield _candidate(record.line, record.fields, policy, at)
 
 
 def _candidate(
@@ -209,7 +186,7 @@ def plan_cmd(
                 reserve=reserve,
                 sink=sink,
             )
-    except (CandidateFileError, PlanError) as exc:
+    except (RecordFileError, PlanError) as exc:
         fail(str(exc))
     summary = report.as_dict()
     if output is not None:

@@ -9,8 +9,9 @@ import typer
 
 from hub.audit import record_audit
 from hub.cli.output import EXIT_INVALID, emit_json, fail, mask, progress_bar, stderr, stdout
-from hub.contacts.importer import ImportFileError, import_contacts
+from hub.contacts.importer import import_contacts
 from hub.contacts.lookup import CustomerNotFound, describe_customer, find_customer
+from hub.records import RecordFileError
 from hub.storage.db import session_scope
 
 app = typer.Typer(help="Import and inspect contacts.", no_args_is_help=True)
@@ -48,7 +49,7 @@ def import_cmd(
             report = import_contacts(
                 engine, runtime.identity, runtime.vault, file, source=label, progress=advance
             )
-        except ImportFileError as exc:
+        except RecordFileError as exc:
             fail(str(exc))
     summary = {
         "source": report.source,

@@ -6,10 +6,8 @@ number, field and reason, and the rest of the file goes on. Nothing is dropped s
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from hub.contacts.apply import ContactRejected, apply_contacts
 from hub.dead_letters import store_dead_letter
 from hub.identity.service import IdentityService
 from hub.identity.vault import Vault
+from hub.records import Record, RecordFileError, read_records
 from hub.storage.db import session_scope
 from hub.storage.types import utcnow
 
@@ -56,7 +55,7 @@ _DENIED = {"no", "n", "false", "0", "denied", "opt-out", "optout", "unsubscribed
 _BATCH = 500
 
 
-class ImportFileError(Exception):
+class ImportFileError(RecordFileError):
     """The file as a whole cannot be imported (unreadable, unknown columns, wrong format)."""
 
 
@@ -79,37 +78,6 @@ class ImportReport:
     @property
     def total(self) -> int:
         return self.created + self.updated + self.unchanged + len(self.rejected)
-
-
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line number, row or None if unparsable, raw text for the dead letter)."""
-    suffix = path.suffix.lower()
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ImportFileError(f"{path}: cannot read ({exc.strerror})") from None
-    with handle:
-        if suffix == ".csv":
-            reader = csv.DictReader(handle)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            _check_columns(header)
-            reader.fieldnames = header
-            line = reader.line_num
-            for row in reader:
-                yield line + 1, {k: v for k, v in row.items() if k is not None}, ""
-                line = reader.line_num
-        elif suffix in (".jsonl", ".ndjson"):
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError:
-                    yield number, None, text
-                    continue
-                yield number, row if isinstance(row, dict) else None, text
-        else:
-            raise ImportFileError(f"{path}: unsupported format {suffix!r} (use .csv or .jsonl)")
 
 
 def _check_columns(columns: list[str]) -> None:
@@ -199,7 +167,7 @@ def _process_batch(
     engine: Engine,
     identity: IdentityService,
     vault: Vault,
-    batch: list[tuple[int, dict[str, Any] | None, str]],
+    batch: list[Record],
     *,
     path: Path,
     source: str,
@@ -209,14 +177,14 @@ def _process_batch(
     now = utcnow()
     parsed: list[tuple[int, Contact]] = []
     rejected: list[tuple[int, Any, ContactRejected]] = []
-    for line, row, raw in batch:
+    for record in batch:
         try:
-            if row is None:
-                raise ContactRejected("line", "not a JSON object")
-            parsed.append((line, row_to_contact(row, source, now)))
+            if record.fields is None:
+                raise ContactRejected("line", record.problem or "unreadable record")
+            parsed.append((record.line, row_to_contact(record.fields, source, now)))
         except ContactRejected as exc:
-            rejected.append((line, row if row is not None else raw, exc))
-    rows = {line: row for line, row, _ in batch}
+            rejected.append((record.line, record.fields or record.raw, exc))
+    rows = {record.line: record.fields for record in batch}
     with session_scope(engine) as session:
         results = apply_contacts(session, identity, [c for _, c in parsed], source=source, now=now)
         for (line, _), result in zip(parsed, results, strict=True):
@@ -253,8 +221,7 @@ def import_contacts(
     process at the same moment) is retried once: the retry sees the other writer's customer.
     """
     report = ImportReport(source=source)
-    batch: list[tuple[int, dict[str, Any] | None, str]] = []
-    rows = _rows(path)
+    rows = read_records(path, check_header=_check_columns)
     while True:
         batch = list(itertools.islice(rows, _BATCH))
         if not batch:
