@@ -38,6 +38,7 @@ __all__ = [
     "PluginInfo",
     "RegisteredBrick",
     "build_plugin_host",
+    "check_brick",
 ]
 
 ENTRY_POINT_GROUP = "hub"
@@ -99,7 +100,7 @@ class PluginHost:
                 plugin = impl.plugin_name
 
                 def register(cls: type[Brick], _plugin: str = plugin) -> None:
-                    _check_brick(cls, _plugin)
+                    check_brick(cls, _plugin)
                     if cls.name in found:
                         raise PluginError(
                             f"plugin {_plugin!r}: brick name {cls.name!r} is already "
@@ -177,7 +178,7 @@ def _call_registration(impl: Any, register: Any) -> None:
         ) from exc
 
 
-def _check_brick(cls: Any, plugin: str) -> None:
+def check_brick(cls: Any, plugin: str) -> None:
     """Refuse a Brick class whose contract is incomplete, naming plugin and problem."""
     where = f"plugin {plugin!r}: brick {getattr(cls, '__name__', cls)!r}"
     if not (isinstance(cls, type) and issubclass(cls, Brick)):

@@ -24,7 +24,7 @@ from contracts import (
     Capability,
 )
 from hub.config.secrets import secret_field_patterns
-from hub.plugins import _check_brick, build_plugin_host
+from hub.plugins import build_plugin_host, check_brick
 
 __all__ = ["BrickConformance"]
 
@@ -55,7 +55,7 @@ class BrickConformance:
         json.dumps(cls.describe())  # metadata is plain data
 
     def test_contract_accepted_by_core(self) -> None:
-        _check_brick(self.brick, plugin="conformance")
+        check_brick(self.brick, plugin="conformance")
 
     def test_capabilities_implemented(self) -> None:
         for capability in self.brick.capabilities:
