@@ -26,6 +26,7 @@ __all__ = [
     "LedgerEntry",
     "PressureDecision",
     "RuleSet",
+    "SendRecord",
     "VaultEntry",
     "metadata",
     "table",
@@ -245,3 +246,38 @@ class RuleSet(SQLModel, table=True):
     version: str = Field(primary_key=True, max_length=16)
     rules: str = Field(sa_column=Column(Text, nullable=False))
     first_used_at: datetime = _ts(nullable=False)
+
+
+class SendRecord(SQLModel, table=True):
+    """One message the core handed (or is handing) to a brick, keyed by its idempotency key.
+
+    Written *before* the brick is called, so a send that was in flight when a process died is
+    found again: retried under the same key by vendors that honour one, otherwise marked
+    ``in_doubt`` for an operator and never blindly re-sent (Twilio has no idempotency key).
+    ``(brick, vendor_message_id)`` maps delivery outcomes back to the send.
+    """
+
+    __tablename__ = "sends"
+    __table_args__ = (
+        UniqueConstraint("brick", "idempotency_key", name="uq_sends_brick_key"),
+        Index("ix_sends_vendor_message", "brick", "vendor_message_id"),
+        Index("ix_sends_customer", "customer_id", "created_at"),
+        Index("ix_sends_status", "status", "updated_at"),
+    )
+
+    request_id: str = Field(primary_key=True, max_length=64)
+    idempotency_key: str = Field(max_length=128)
+    brick: str = Field(max_length=40)
+    customer_id: str = Field(max_length=40)
+    channel: str = Field(max_length=16)
+    scenario: str = Field(max_length=128)
+    kind: str = Field(max_length=16)
+    template: str = Field(max_length=256)
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    reservation_id: int | None = None
+    vendor_message_id: str | None = Field(default=None, max_length=256)
+    error_code: str | None = Field(default=None, max_length=64)
+    error_message: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
