@@ -93,14 +93,21 @@ class Sender(Protocol):
         ...
 
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[SendResult]:
-        """Deliver several; never raise for one bad item: return one result per input, in order."""
+        """Deliver several: one result per input, in order; never raise for one bad item.
+
+        A failure of the whole call (credentials, rate limit, outage) raises, like ``send``.
+        """
         ...
 
 
 @runtime_checkable
 class ContactSink(Protocol):
     async def upsert(self, contacts: Sequence[ContactView]) -> list[UpsertResult]:
-        """Create or update contacts, at most ``Brick.batch_size`` per call."""
+        """Create or update contacts, at most ``Brick.batch_size`` per call.
+
+        One result per input, in order; an item the vendor refused carries ``error``. A failure
+        of the whole call (credentials, rate limit, outage) raises a ``contracts.errors`` error.
+        """
         ...
 
     async def erase(self, pseudonym: str) -> None:
