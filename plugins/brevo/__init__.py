@@ -1,0 +1,1 @@
+"""The bundled `brevo` brick (being written)."""

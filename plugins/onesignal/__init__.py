@@ -1,0 +1,1 @@
+"""The bundled `onesignal` brick (being written)."""

@@ -1,0 +1,1 @@
+"""The bundled `smtp` brick (being written)."""
