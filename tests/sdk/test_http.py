@@ -135,7 +135,9 @@ def test_settings_validate_the_base_url() -> None:
 
 async def test_client_has_base_url_timeouts_and_user_agent() -> None:
     client = build_client(
-        _settings(timeout_seconds=3), brick_name="acme", brick_version="1.2.3",
+        _settings(timeout_seconds=3),
+        brick_name="acme",
+        brick_version="1.2.3",
         headers={"api-key": "k"},
     )
     async with client, respx.mock(assert_all_mocked=True) as mock:

@@ -1,4 +1,4 @@
-"""hub.sdk.webhooks: signatures, tokens and replay windows reject forgeries, accept genuine calls."""
+"""hub.sdk.webhooks: signatures, tokens and replay windows: forgeries out, genuine calls in."""
 
 from __future__ import annotations
 
