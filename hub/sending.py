@@ -1,15 +1,19 @@
 """Send one message through a brick, with governance applied by the core.
 
-Order of operations, always the same: pick the brick, check consent, reserve in the pressure
-ledger, build the minimised view (egress audited), then call the brick outside any database
-transaction, and commit or release the reservation. Observer hooks
-hear about the decision and the result after the core has recorded them.
+Order of operations, always the same: pick the brick, claim the idempotency key in ``sends``,
+check consent, reserve in the pressure ledger, build the minimised view (egress audited), then
+call the brick outside any database transaction with core-owned retries, record the result,
+and commit or release the reservation. A send that still fails is dead-lettered with its
+reason, so it can be replayed. Observer hooks hear about the decision and the result after the
+core has recorded them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,7 +25,9 @@ from contracts import (
     CustomerField,
     DecisionOutcome,
     MessageKind,
+    PayloadRejected,
     Purpose,
+    RateLimited,
     Retryable,
     SendDecision,
     SendError,
@@ -30,9 +36,12 @@ from contracts import (
     SendStatus,
 )
 from hub.consent import may_contact
+from hub.dead_letters import store_dead_letter
 from hub.egress import build_view
 from hub.pressure.engine import Decision
+from hub.retries import RetryPolicy, call_with_retries
 from hub.runtime import Runtime
+from hub.send_records import Claim, SendState, claim_send, finish_send
 from hub.storage.db import session_scope
 from hub.storage.types import utcnow
 
@@ -54,10 +63,17 @@ class NoBrickForChannel(Exception):
 
 @dataclass(frozen=True)
 class SendOutcome:
-    status: Literal["sent", "deferred", "refused", "failed"]
+    """What became of one send. ``duplicate``: an earlier call with the same key was accepted
+    and is reported again without reaching the vendor; ``in_doubt``: an earlier attempt with the
+    key is in flight or was cut off, so nothing was sent (an operator decides)."""
+
+    status: Literal["sent", "deferred", "refused", "failed", "in_doubt"]
     brick: str
     decision: SendDecision
     result: SendResult | None = None
+    request_id: str | None = None
+    duplicate: bool = False
+    dead_letter_id: int | None = None
 
 
 def pick_sender(
@@ -99,25 +115,35 @@ async def send_message(
     variables: dict[str, str | int | float | bool] | None = None,
     brick: str | None = None,
     idempotency_key: str | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> SendOutcome:
-    """Consent, then a pressure reservation, then the minimised view and the brick call.
+    """Claim the key, then consent, a pressure reservation, the minimised view, the brick call.
 
     ``kind`` defaults to the scenario's; the reservation is committed when the brick accepts
     the message and released otherwise, so a failed send never uses up the customer's quota.
-    Raises ``UnknownScenario`` and ``NoBrickForChannel`` for input the caller must fix.
+    Without ``idempotency_key`` every call is a new message. Raises ``UnknownScenario`` and
+    ``NoBrickForChannel`` for input the caller must fix.
     """
     kind = kind or runtime.ledger.policy.scenario(scenario).kind
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
     name = pick_sender(runtime, channel, purpose, brick)
-    request_id = uuid.uuid4().hex
-    key = (
-        idempotency_key
-        or hashlib.sha256(
-            f"{customer_id}|{channel}|{scenario}|{template}|{request_id}".encode()
-        ).hexdigest()
+    engine = runtime.ready_engine()
+    key = idempotency_key or uuid.uuid4().hex + uuid.uuid4().hex
+    claim = claim_send(
+        engine,
+        request_id=uuid.uuid4().hex,
+        idempotency_key=key,
+        brick=name,
+        customer_id=customer_id,
+        channel=channel.value,
+        scenario=scenario,
+        kind=kind.value,
+        template=template,
     )
+    if not claim.ours:
+        return _earlier_attempt(name, claim)
     request = SendRequest(
-        request_id=request_id,
+        request_id=claim.request_id,
         idempotency_key=key,
         channel=channel,
         kind=kind,
@@ -128,47 +154,171 @@ async def send_message(
         recipient=ContactView(pseudonym=runtime.keys.pseudonym(name, customer_id)),
         created_at=utcnow(),
     )
-    with session_scope(runtime.ready_engine()) as session:
-        verdict = may_contact(session, customer_id, channel, kind)
-    if not verdict.allowed:
-        refused = SendDecision(
-            outcome=DecisionOutcome.DENIED, rule="consent", reason=verdict.reason
-        )
-        runtime.plugins.notify("hub_send_decided", request=request, decision=refused)
-        return SendOutcome("refused", name, refused)
-    reservation = runtime.ledger.reserve(
-        customer_id, channel, scenario, kind=kind, idempotency_key=key
-    )
-    decision = _contract(reservation.decision)
-    if reservation.reservation_id is None:
-        runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
+    decision, reservation_id = _decide(runtime, request, customer_id, name, claim.attempt)
+    if reservation_id is None:
         deferred = decision.outcome is DecisionOutcome.DEFERRED
-        return SendOutcome("deferred" if deferred else "refused", name, decision)
-    with session_scope(runtime.engine) as session:
+        finish_send(
+            engine,
+            claim.request_id,
+            SendState.DEFERRED if deferred else SendState.REFUSED,
+            error_code=decision.rule,
+            error_message=decision.reason,
+        )
+        runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
+        return SendOutcome(
+            "deferred" if deferred else "refused", name, decision, request_id=claim.request_id
+        )
+    with session_scope(engine) as session:
         view = build_view(
             session,
             runtime.identity,
             runtime.bricks[name],
             customer_id,
             purpose=purpose,
-            request_id=request_id,
+            request_id=claim.request_id,
             only=set(CustomerField) - set(_CONTACT_POINT.values()) | {_CONTACT_POINT[channel]},
         )
     request = request.model_copy(update={"recipient": view})
     runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
-    try:
-        result = await runtime.brick(name).send(request)
-    except BrickError as exc:
-        retryable = isinstance(exc, Retryable)
-        result = SendResult(
-            request_id=request_id,
-            status=SendStatus.FAILED if retryable else SendStatus.REJECTED,
-            error=SendError(code=type(exc).__name__, message=exc.message, retryable=retryable),
-        )
-    if result.status is SendStatus.ACCEPTED:
-        runtime.ledger.commit(reservation.reservation_id)
-    else:
-        runtime.ledger.release(reservation.reservation_id)
+    result, field = await _deliver(runtime, name, request, sleep)
+    dead_letter_id = _record_result(
+        runtime, request, customer_id, name, reservation_id, result, field
+    )
     runtime.plugins.notify("hub_send_completed", brick=name, request=request, result=result)
     status: Literal["sent", "failed"] = "sent" if result.status is SendStatus.ACCEPTED else "failed"
-    return SendOutcome(status, name, decision, result)
+    return SendOutcome(
+        status, name, decision, result, request_id=claim.request_id, dead_letter_id=dead_letter_id
+    )
+
+
+def _earlier_attempt(brick: str, claim: Claim) -> SendOutcome:
+    """Report the attempt that already holds the key instead of sending again."""
+    if claim.state is SendState.ACCEPTED:
+        decision = SendDecision(
+            outcome=DecisionOutcome.ALLOWED,
+            rule="idempotency",
+            reason="already sent under this idempotency key; not sent again",
+        )
+        result = SendResult(
+            request_id=claim.request_id,
+            status=SendStatus.ACCEPTED,
+            vendor_message_id=claim.vendor_message_id,
+        )
+        return SendOutcome(
+            "sent", brick, decision, result, request_id=claim.request_id, duplicate=True
+        )
+    decision = SendDecision(
+        outcome=DecisionOutcome.DENIED,
+        rule="idempotency",
+        reason="an earlier attempt under this idempotency key is in flight or was interrupted; "
+        "it is never re-sent blindly (see `hub jobs in-doubt`)",
+    )
+    return SendOutcome("in_doubt", brick, decision, request_id=claim.request_id)
+
+
+def _decide(
+    runtime: Runtime, request: SendRequest, customer_id: str, brick: str, attempt: int
+) -> tuple[SendDecision, int | None]:
+    """Consent first, then the ledger; returns the decision and the reservation, if granted."""
+    with session_scope(runtime.engine) as session:
+        verdict = may_contact(session, customer_id, request.channel, request.kind)
+    if not verdict.allowed:
+        refused = SendDecision(
+            outcome=DecisionOutcome.DENIED, rule="consent", reason=verdict.reason
+        )
+        return refused, None
+    # One ledger key per attempt: a retry after a failure is a new decision, never a replay.
+    ledger_key = hashlib.sha256(f"{brick}|{request.idempotency_key}|{attempt}".encode()).hexdigest()
+    reservation = runtime.ledger.reserve(
+        customer_id,
+        request.channel,
+        request.scenario,
+        kind=request.kind,
+        idempotency_key=f"send:{ledger_key}",
+    )
+    return _contract(reservation.decision), reservation.reservation_id
+
+
+async def _deliver(
+    runtime: Runtime,
+    name: str,
+    request: SendRequest,
+    sleep: Callable[[float], Awaitable[None]],
+) -> tuple[SendResult, str | None]:
+    """Call the brick with the core's retry policy; errors become a result, never escape."""
+    policy = RetryPolicy.from_settings(runtime.settings.sending)
+    sender = runtime.brick(name)
+    try:
+        result = await call_with_retries(
+            lambda: sender.send(request), policy, what=f"{name}.send", sleep=sleep
+        )
+        return result, None
+    except BrickError as exc:
+        retryable = isinstance(exc, Retryable)
+        error = SendError(
+            code=(exc.vendor_code or type(exc).__name__)[:64],
+            message=exc.message[:1000],
+            retryable=retryable,
+            retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
+        )
+        status = SendStatus.FAILED if retryable else SendStatus.REJECTED
+        field = exc.field if isinstance(exc, PayloadRejected) else None
+        return SendResult(request_id=request.request_id, status=status, error=error), field
+
+
+def _record_result(
+    runtime: Runtime,
+    request: SendRequest,
+    customer_id: str,
+    brick: str,
+    reservation_id: int,
+    result: SendResult,
+    field: str | None,
+) -> int | None:
+    """Settle the reservation and the ``sends`` row; dead-letter what did not go out."""
+    engine = runtime.engine
+    if result.status is SendStatus.ACCEPTED:
+        runtime.ledger.commit(reservation_id)
+        finish_send(
+            engine,
+            request.request_id,
+            SendState.ACCEPTED,
+            reservation_id=reservation_id,
+            vendor_message_id=result.vendor_message_id,
+        )
+        return None
+    runtime.ledger.release(reservation_id)
+    error = result.error
+    code = error.code if error else result.status.value
+    message = error.message if error else "the brick did not accept the message"
+    state = SendState.FAILED if result.status is SendStatus.FAILED else SendState.REJECTED
+    finish_send(
+        engine,
+        request.request_id,
+        state,
+        reservation_id=reservation_id,
+        error_code=code,
+        error_message=message,
+    )
+    payload = {
+        "customer_id": customer_id,
+        "brick": brick,
+        "channel": request.channel.value,
+        "scenario": request.scenario,
+        "kind": request.kind.value,
+        "template": request.template,
+        "variables": request.variables,
+        "idempotency_key": request.idempotency_key,
+    }
+    with session_scope(engine) as session:
+        entry = store_dead_letter(
+            session,
+            runtime.vault,
+            kind="send",
+            source=brick,
+            reference=request.request_id,
+            reason=f"{code}: {message}",
+            payload=payload,
+            field=field,
+        )
+        return entry.id

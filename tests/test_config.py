@@ -273,7 +273,9 @@ def test_unknown_brick(run_cli, tmp_path, keys):
     path = write_config(tmp_path, "[bricks.nope]\nenabled = true\n", keys)
     result = run_cli("config", "validate", str(path))
     assert result.code == 2
-    assert error_lines(result.err) == ["bricks.nope: unknown brick (installed: outbox)"]
+    [line] = error_lines(result.err)
+    assert line.startswith("bricks.nope: unknown brick (installed: ")
+    assert "outbox" in line
 
 
 def test_allowed_fields_outside_the_vocabulary(run_cli, tmp_path, keys):
@@ -673,7 +675,7 @@ def test_schema_renders_secrets_as_references(run_cli):
     variants = schema["$defs"]["SecretRef"]["oneOf"]
     assert [v["required"] for v in variants] == [["env"], ["file"]]
     assert all(v["additionalProperties"] is False for v in variants)
-    assert '"password"' not in json.dumps(schema)  # no plain-string secret anywhere
+    assert '"format": "password"' not in json.dumps(schema)  # no plain-string secret
 
 
 def test_schema_has_every_section_and_its_descriptions(run_cli):
@@ -813,7 +815,7 @@ def test_docs_cover_every_key():
     docs = DOCS.read_text(encoding="utf-8")
     chunks = {chunk.split("\n", 1)[0]: chunk for chunk in docs.split("\n### ")}
     missing = []
-    sections = {"security", "identity", "logging", "plugins"}
+    sections = {"security", "identity", "logging", "plugins", "sending"}
     for name in HubSettings.model_fields:
         if name in sections:
             chunk = chunks.get(f"`[{name}]`", "")

@@ -20,6 +20,7 @@ from hub.cli import (
     keys_cmd,
     plugins_cmd,
     pressure_cmd,
+    send_cmd,
 )
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
 from hub.config import ConfigError, find_config_path, load_settings
@@ -115,6 +116,7 @@ def build_app() -> typer.Typer:
     app.add_typer(campaign_cmd.app, name="campaign")
     app.add_typer(keys_cmd.app, name="keys")
     app.add_typer(pressure_cmd.app, name="pressure")
+    app.command("send")(send_cmd.send)
     app.command("demo")(demo_cmd.demo)
     return app
 

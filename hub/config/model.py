@@ -90,6 +90,32 @@ class PluginsSettings(BaseModel):
     )
 
 
+class SendingSettings(BaseModel):
+    """``[sending]``: how the core retries a brick call that failed for a transient reason.
+
+    Bricks never retry; the core does, with exponential backoff and jitter, and waits what the
+    vendor asked (``Retry-After``, vendor reset headers) when it rate-limits us.
+    """
+
+    model_config = _SECTION
+
+    max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Calls per message, the first one included."
+    )
+    backoff_initial: Duration = Field(
+        default=timedelta(seconds=1),
+        description="Wait before the first retry; doubles on each retry (with jitter).",
+    )
+    backoff_max: Duration = Field(
+        default=timedelta(seconds=30), description="Longest wait between two retries."
+    )
+    max_retry_after: Duration = Field(
+        default=timedelta(minutes=2),
+        description="A vendor asking us to wait longer than this (Retry-After) fails the send "
+        "now instead of holding the process; the message is dead-lettered for a later replay.",
+    )
+
+
 class BrickSection(BaseModel):
     """``[bricks.<name>]``: governance keys owned by the core + the brick's own settings."""
 
@@ -152,6 +178,7 @@ class HubSettings(BaseSettings):
     bricks: dict[str, BrickSection] = Field(default_factory=dict)
     pressure: PressureSettings = Field(default_factory=PressureSettings)
     scenarios: dict[str, ScenarioSettings] = Field(default_factory=dict)
+    sending: SendingSettings = Field(default_factory=SendingSettings)
 
     #: Where the file came from and which of its string values were written inline, so the
     #: brick phase can refuse inline secrets in brick sections too.
