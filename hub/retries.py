@@ -105,6 +105,7 @@ async def call_with_retries(
         before_sleep=before_sleep,
         reraise=True,
     )
+
     async def attempt() -> T:
         # A named coroutine function: tenacity treats other callables (lambdas) as synchronous.
         return await operation()
