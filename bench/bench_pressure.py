@@ -41,7 +41,7 @@ from contracts import Channel
 from hub.pressure import ledger as ledger_module
 from hub.pressure.engine import decide
 from hub.pressure.ledger import Ledger
-from hub.pressure.ledger_sql import HISTORY
+from hub.pressure.ledger_sql import EVENTS, HISTORY
 from hub.pressure.policy import Policy
 from hub.runtime import Runtime
 from hub.testing import make_installation
@@ -279,12 +279,14 @@ def _warm(database: Path) -> None:
 
 
 def _query_plan(database: Path, customer: str) -> list[str]:
-    """EXPLAIN QUERY PLAN of the ledger's history read: both lookups must be index searches."""
+    """EXPLAIN QUERY PLAN of the ledger's history read (contacts and events): index searches."""
     connection = sqlite3.connect(database)
     try:
         params = {"customer": customer, "low": "2026-01-01 00:00:00.000000",
+                  "type0": "order.placed",
                   "horizon": "2026-03-01 00:00:00.000000", "now": "2026-01-02 00:00:00.000000"}
-        return [row[3] for row in connection.execute("EXPLAIN QUERY PLAN " + HISTORY, params)]
+        return [row[3] for row in connection.execute(
+            "EXPLAIN QUERY PLAN " + HISTORY + EVENTS.format(types=":type0"), params)]
     finally:
         connection.close()
 

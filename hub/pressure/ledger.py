@@ -36,6 +36,20 @@ __all__ = ["Ledger", "LedgerError", "Reservation"]
 LEDGER, DECISIONS, EVENTS = t(LedgerEntry), t(PressureDecision), t(CustomerEvent)
 CUSTOMERS = t(Customer)
 COUNTING = ("sent", "recorded")
+# Enum members by stored value: a dict lookup instead of an enum call per history row.
+_CHANNELS = {c.value: c for c in Channel}
+_KINDS = {k.value: k for k in MessageKind}
+
+
+def _consulted_json(consulted: list[RuleUsage]) -> str:
+    """``json.dumps([u.model_dump() ...])`` without pydantic's serializer per rule (the same
+    keys, order and values: the fields are plain floats, a bool and strings)."""
+    return json.dumps(
+        [
+            {"rule": u.rule, "used": u.used, "limit": u.limit, "ok": u.ok, "detail": u.detail}
+            for u in consulted
+        ]
+    )
 
 
 class LedgerError(Exception):
@@ -78,35 +92,40 @@ class Ledger:
         now: datetime,
         horizon: datetime,
     ) -> tuple[str | None, list[PastContact], list[PastEvent]]:
+        """The customer's zone, contacts that can count and events, in one statement."""
         sql, to_db, from_db = self._sql, self._sql.to_db, self._sql.from_db
-        low, high = to_db(at - self.policy.lookback), to_db(horizon)
-        rows = connection.rows(
-            sql.history, {"customer": customer_id, "low": low, "horizon": high, "now": to_db(now)}
-        )
-        if not rows:
-            raise LedgerError("unknown customer")
-        contacts = [
-            PastContact(
-                from_db(r[1]),
-                Channel(r[2]),
-                r[3],
-                MessageKind(r[4]),
-                r[5],
-                pending=r[6] == "reserved",
-            )
-            for r in rows
-            if r[1] is not None  # the customer without a contact in range (LEFT JOIN)
-        ]
+        params = {
+            "customer": customer_id,
+            "low": to_db(at - self.policy.lookback),
+            "horizon": to_db(horizon),
+            "now": to_db(now),
+            **sql.event_params,
+        }
+        zone: str | None = None
+        known = False
+        contacts: list[PastContact] = []
         events: list[PastEvent] = []
-        if sql.events is not None:
-            events = [
-                PastEvent(r[0], from_db(r[1]))
-                for r in connection.rows(
-                    sql.events,
-                    {"customer": customer_id, "low": low, "horizon": high, **sql.event_params},
+        for event, first, moment, channel, scenario, kind, weight, status in connection.rows(
+            sql.history, params
+        ):
+            if event is not None:
+                events.append(PastEvent(first, from_db(moment)))
+                continue
+            zone, known = first, True
+            if moment is not None:  # None: the customer without a contact in range (LEFT JOIN)
+                contacts.append(
+                    PastContact(
+                        from_db(moment),
+                        _CHANNELS[channel],
+                        scenario,
+                        _KINDS[kind],
+                        weight,
+                        status == "reserved",
+                    )
                 )
-            ]
-        return rows[0][0], contacts, events
+        if not known:
+            raise LedgerError("unknown customer")
+        return zone, contacts, events
 
     def _intent(
         self,
@@ -228,7 +247,7 @@ class Ledger:
                     "rule": decision.rule,
                     "reason": decision.reason[:1000],
                     "until": to_db(decision.until),
-                    "consulted": json.dumps([u.model_dump() for u in decision.consulted]),
+                    "consulted": _consulted_json(decision.consulted),
                     "rule_set_version": decision.version,
                     "idempotency_key": idempotency_key,
                     "reservation_id": reservation_id,

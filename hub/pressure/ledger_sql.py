@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
@@ -21,14 +21,15 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.storage.types import UTCDateTime
 
-__all__ = ["HISTORY", "Statements", "Transaction"]
+__all__ = ["EVENTS", "HISTORY", "Statements", "Transaction", "sqlite_from_db", "sqlite_to_db"]
 
-# One statement per question, keyed by customer id: the customer's time zone and, in the same
-# round trip, the contacts that can count (index ix_ledger_customer_at: customer_id, at range).
-# A customer without any such contact still gives one row, with NULLs (LEFT JOIN). The status
-# list is COUNTING, spelt out.
+# One statement per decision, keyed by customer id: the customer's time zone and the contacts
+# that can count (index ix_ledger_customer_at: customer_id, at range), then, in the same round
+# trip, the customer's events that exclusion rules read (ix_events_customer_type). A customer
+# without any such contact still gives one row, with NULLs (LEFT JOIN); event rows come after,
+# marked by ``e`` in the first column. The status list is COUNTING, spelt out.
 HISTORY = """
-SELECT c.time_zone, l.at, l.channel, l.scenario, l.kind, l.weight, l.status
+SELECT NULL AS e, c.time_zone, l.at, l.channel, l.scenario, l.kind, l.weight, l.status
 FROM customers AS c
 LEFT JOIN pressure_ledger AS l
   ON l.customer_id = c.id AND l.at > :low AND l.at < :horizon
@@ -36,7 +37,8 @@ LEFT JOIN pressure_ledger AS l
 WHERE c.id = :customer
 """
 EVENTS = """
-SELECT type, occurred_at FROM customer_events
+UNION ALL
+SELECT 1, type, occurred_at, NULL, NULL, NULL, NULL, NULL FROM customer_events
 WHERE customer_id = :customer AND type IN ({types})
   AND occurred_at > :low AND occurred_at <= :horizon
 """
@@ -71,11 +73,30 @@ INSERT_VERSION = (
     "VALUES (:version, :rules, :first_used_at) ON CONFLICT (version) DO NOTHING"
 )
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
+_SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 
 def _same(value: Any) -> Any:
     return value
+
+
+def sqlite_to_db(value: datetime | None) -> str | None:
+    """``UTCDateTime`` on SQLite, in one step: aware only, stored as UTC text with microseconds
+    (SQLAlchemy's storage format, so rows compare and sort as the ones Core writes)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("timestamps stored by the hub must be timezone-aware")
+    u = value.astimezone(UTC)
+    return _SQLITE_FORMAT % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
+
+
+def sqlite_from_db(value: str | None) -> datetime | None:
+    """Stored UTC text back to an aware datetime (what ``UTCDateTime`` returns)."""
+    if value is None:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 class Statements:
@@ -88,11 +109,9 @@ class Statements:
         # sqlite3 takes :name as written; psycopg (the PostgreSQL driver we ship) takes %(name)s.
         style: Callable[[str], str] = _same if self.sqlite else self._pyformat
         returning = "" if self.sqlite else " RETURNING id"
-        self.history = style(HISTORY)
-        self.events: str | None = None
         self.event_params = {f"type{i}": name for i, name in enumerate(event_types)}
-        if event_types:
-            self.events = style(EVENTS.format(types=", ".join(f":{k}" for k in self.event_params)))
+        events = EVENTS.format(types=", ".join(f":{k}" for k in self.event_params))
+        self.history = style(HISTORY + events if event_types else HISTORY)
         self.replay = style(REPLAY)
         self.insert_entry = style(INSERT_ENTRY + returning)
         self.insert_decision = style(INSERT_DECISION)
@@ -107,6 +126,8 @@ class Statements:
         self.from_db: Callable[[Any], datetime] = (
             timestamp.result_processor(dialect, None) or _same  # type: ignore[arg-type]
         )
+        if self.sqlite:  # the same text both ways, without the TypeDecorator's layers (~1 us)
+            self.to_db, self.from_db = sqlite_to_db, sqlite_from_db
 
     @staticmethod
     def _pyformat(sql: str) -> str:
