@@ -120,14 +120,13 @@ class OneSignalBrick(Brick):
             try:
                 results.append(await self.send(item))
             except PayloadRejected as exc:
+                # The core's convention: ``code`` is the contract error's class name.
+                reason = f"{exc.message} [{exc.vendor_code}]" if exc.vendor_code else exc.message
                 results.append(
                     SendResult(
                         request_id=item.request_id,
                         status=SendStatus.REJECTED,
-                        error=SendError(
-                            code=(exc.vendor_code or type(exc).__name__)[:64],
-                            message=exc.message[:1000],
-                        ),
+                        error=SendError(code=type(exc).__name__, message=reason[:1000]),
                     )
                 )
         return results

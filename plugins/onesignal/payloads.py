@@ -231,4 +231,6 @@ def describe(response: httpx.Response) -> VendorError:
             raw = errors[0].get("code")
             code = None if raw is None else str(raw)[:64]
         return (_error_text(errors), code, None)
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        return (scrub(body["message"]), None, None)
     return (response.reason_phrase or f"HTTP {response.status_code}", None, None)

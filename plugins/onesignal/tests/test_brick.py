@@ -184,7 +184,8 @@ async def test_send_batch_one_result_per_input_in_order(
         SendStatus.REJECTED,
         SendStatus.REJECTED,
     ]
-    assert results[1].error is not None and results[1].error.code == "not_subscribed"
+    assert results[1].error is not None and results[1].error.code == "PayloadRejected"
+    assert results[1].error.message.endswith("[not_subscribed]")
     assert results[2].error is not None and "template_id not found" in results[2].error.message
 
 

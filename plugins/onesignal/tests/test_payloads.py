@@ -214,6 +214,8 @@ def test_describe_reads_onesignal_error_shapes() -> None:
     leaky = httpx.Response(400, json={"errors": ["bad email ada@example.com"]})
     assert "ada@example.com" not in describe(leaky)[0]
     assert describe(httpx.Response(502, text="bad gateway"))[0] == "Bad Gateway"
+    other = httpx.Response(500, json={"message": "down for +33612345678"})
+    assert describe(other)[0] == "down for <phone>"
 
 
 def test_settings_validation() -> None:
