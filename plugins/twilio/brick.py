@@ -148,8 +148,9 @@ class TwilioBrick(Brick):
     async def send_batch(self, requests: Sequence[SendRequest]) -> list[SendResult]:
         """Send one after the other: one result per request, in order.
 
-        A refused item gets a ``rejected`` result whose ``error.code`` is Twilio's code when it
-        gave one (``"21610"``), else the error type. A call-wide failure (credentials, rate limit,
+        A refused item gets a ``rejected`` result; ``error.code`` is the contract error's class
+        name (the core's convention) and ``error.message`` ends with Twilio's code ("... (Twilio
+        error 21610)"). A call-wide failure (credentials, rate limit,
         outage) raises when nothing was sent yet; once some messages went out it cannot raise
         without the core re-sending them (Twilio has no idempotency key), so the failing item gets
         a ``failed`` result and the remaining ones a retryable ``NotAttempted`` result.
@@ -207,7 +208,7 @@ def _failure(request: SendRequest, exc: BrickError, status: SendStatus) -> SendR
         request_id=request.request_id,
         status=status,
         error=SendError(
-            code=(exc.vendor_code or type(exc).__name__)[:64],
+            code=type(exc).__name__,
             message=exc.message[:1000],
             retryable=retryable,
             retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,

@@ -280,7 +280,8 @@ def test_batch_is_sequential_with_one_result_per_input(
         SendStatus.ACCEPTED,
         SendStatus.REJECTED,
     ]
-    assert results[1].error is not None and results[1].error.code == "21610"
+    assert results[1].error is not None and results[1].error.code == "PayloadRejected"
+    assert results[1].error.message.endswith("(Twilio error 21610)")
     assert results[3].error is not None and results[3].error.code == "PayloadRejected"
     assert route.call_count == 3
 
