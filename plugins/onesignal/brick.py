@@ -63,7 +63,8 @@ class OneSignalBrick(Brick):
     #: "batch" is a sequence of calls; 100 keeps one batch well inside the per-app rate limits.
     batch_size: ClassVar[int] = 100
 
-    Settings: ClassVar[type[OneSignalSettings]] = OneSignalSettings  # type: ignore[assignment]
+    class Settings(OneSignalSettings):
+        """App id, App API key, templates and push options (see ``settings.py``)."""
 
     def __init__(self, settings: OneSignalSettings, context: BrickContext) -> None:
         super().__init__(settings, context)
