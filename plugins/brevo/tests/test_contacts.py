@@ -219,3 +219,23 @@ def test_erase_escapes_the_identifier() -> None:
         ).respond(204)
         asyncio.run(make_brick().erase(odd))
     assert route.called
+
+
+def test_list_add_requests_match_brevo_extids_schema() -> None:
+    """Each chunk is valid under the spec's ``addContactToListByExtIDs`` (1 to 150 items)."""
+    import jsonschema
+    import yaml
+
+    from hub.testing.vendor_specs import vendor_specs_dir
+
+    spec = yaml.safe_load((vendor_specs_dir() / "brevo_v3.yml").read_text(encoding="utf-8"))
+    schema = spec["components"]["schemas"]["addContactToListByExtIDs"]
+    assert schema["properties"]["extIds"]["maxItems"] == LIST_ADD_LIMIT
+    pseudonyms = [f"ps_listmember{i:010d}xx" for i in range(LIST_ADD_LIMIT + 1)]
+    with respx.mock(base_url=BASE, assert_all_mocked=True) as mock:
+        route = mock.post("/contacts/lists/17/contacts/add").respond(201, json={"contacts": {}})
+        asyncio.run(make_brick().add_to_list(17, pseudonyms))
+    for index in range(route.call_count):
+        jsonschema.validate(sent_json(route, index), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"extIds": pseudonyms}, schema)
