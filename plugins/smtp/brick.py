@@ -59,7 +59,9 @@ class SmtpBrick(Brick):
     #: Messages per SMTP session: many servers close a session after 100 messages or so.
     batch_size: ClassVar[int] = 50
 
-    Settings = SmtpSettings
+    class Settings(SmtpSettings):
+        """Server, TLS, credentials, addresses and templates (see ``settings.py``)."""
+
     settings: SmtpSettings
 
     def __init__(self, settings: BrickSettings, context: BrickContext) -> None:

@@ -83,6 +83,9 @@ def map_error(exc: BaseException, stage: Stage) -> BrickError:
             )
         return Permanent(f"server lacks a required extension: {scrub(str(exc))}")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        # smtplib reports a read timeout as a disconnection; the original is the context.
+        if isinstance(exc.__context__, TimeoutError):
+            return Retryable("timed out waiting for the SMTP server")
         return Retryable("the SMTP server closed the connection")
     if isinstance(exc, smtplib.SMTPResponseException):
         # Connect/HELO/STARTTLS/AUTH replies and the rest.

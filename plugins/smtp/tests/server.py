@@ -136,7 +136,8 @@ class Recorder:
         )
         if ok:
             self.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd answers the failure itself (535).
+        return AuthResult(success=ok, handled=False)
 
 
 @dataclass
