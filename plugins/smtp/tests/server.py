@@ -137,7 +137,7 @@ class Recorder:
         if ok:
             self.logins.append(auth_data.login.decode())
         # handled=False: aiosmtpd answers the failure itself (535).
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Core tests that exercise bundled bricks end to end through the hub."""
