@@ -80,7 +80,9 @@ class BrevoBrick(Brick):
     supports_idempotency: ClassVar[bool] = True
     batch_size: ClassVar[int] = 500
 
-    Settings = BrevoSettings
+    class Settings(BrevoSettings):
+        """API key, template and list ids, attribute names, webhook token (``settings.py``)."""
+
     settings: BrevoSettings
 
     def __init__(self, settings: BrickSettings, context: BrickContext) -> None:

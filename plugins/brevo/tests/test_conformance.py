@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,16 +13,28 @@ from contracts import (
     Brick,
     Channel,
     ContactView,
+    OutcomeType,
     PayloadRejected,
     SendResult,
     SendStatus,
     UpsertResult,
 )
-from hub.testing import PSEUDONYM, Exchange, HttpBrickConformance, make_send_request
+from hub.testing import (
+    PSEUDONYM,
+    PUBLIC_BASE_URL,
+    Exchange,
+    HttpBrickConformance,
+    WebhookConformance,
+    WebhookSample,
+    make_send_request,
+)
 from plugins.brevo import BrevoBrick
+from plugins.brevo.webhooks import EVENT_OUTCOMES
 
 MESSAGE_ID = "<202601151000.1234567@smtp-relay.mailin.fr>"
 IMPORT_THRESHOLD = 2
+WEBHOOK_TOKEN = "whk-conformance-0123456789abcdef"
+WEBHOOK_URL = f"{PUBLIC_BASE_URL}/webhooks/brevo"
 
 
 def _refusal(message: str, code: str = "invalid_parameter") -> httpx.Response:
@@ -74,7 +88,39 @@ async def _erase(brick: Brick, view: ContactView) -> None:
     await brick.erase(view.pseudonym)
 
 
-class TestBrevoConformance(HttpBrickConformance):
+def _event(word: str, ts: float, **extra: Any) -> dict[str, Any]:
+    """A transactional event as Brevo documents it (developers.brevo.com, transactional
+    webhooks), echoing the pseudonym the brick put in ``X-Mailin-custom``."""
+    return {
+        "event": word,
+        "email": "ada.conformance@example.org",
+        "id": 4242,
+        "date": "2026-01-15 11:00:00",
+        "ts": int(ts),
+        "message-id": MESSAGE_ID,
+        "ts_event": int(ts),
+        "ts_epoch": int(ts * 1000),
+        "subject": "Welcome",
+        "X-Mailin-custom": PSEUDONYM,
+        "sending_ip": "185.41.28.109",
+        "template_id": 12,
+        "tags": ["conformance"],
+        **extra,
+    }
+
+
+_EXTRA: dict[str, dict[str, str]] = {
+    "click": {"link": "https://shop.example.com/p/1?utm_source=brevo"},
+    "hard_bounce": {"reason": "550 5.1.1 mailbox does not exist"},
+    "soft_bounce": {"reason": "452 4.2.2 mailbox full"},
+    "blocked": {"reason": "blocked: contact is blacklisted"},
+    "invalid_email": {"reason": "invalid email address"},
+    "deferred": {"reason": "421 try again later"},
+    "error": {"reason": "internal error"},
+}
+
+
+class TestBrevoConformance(HttpBrickConformance, WebhookConformance):
     brick = BrevoBrick
     settings: ClassVar[dict[str, Any]] = {
         "base_url": "https://api.brevo.conformance/v3",
@@ -84,8 +130,9 @@ class TestBrevoConformance(HttpBrickConformance):
         "sender_name": "Conformance Shop",
         "list_ids": [3],
         "import_threshold": IMPORT_THRESHOLD,
-        "webhook_token": "whk-conformance-0123456789abcdef",
+        "webhook_token": WEBHOOK_TOKEN,
     }
+    vendor_statuses = frozenset(EVENT_OUTCOMES)
     vendor_spec = "brevo_v3.yml"
     golden_dir = Path(__file__).parent / "golden"
 
@@ -132,3 +179,36 @@ class TestBrevoConformance(HttpBrickConformance):
                 rejection=_refusal("Invalid identifierType"),
             ),
         ]
+
+    def sign(self, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+        """Brevo's webhook ``auth`` option: the shared token as a bearer header."""
+        return {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+
+    def _sample(self, name: str, status: str, events: Any) -> WebhookSample:
+        body = json.dumps(events).encode()
+        headers = {"Content-Type": "application/json", **self.sign(WEBHOOK_URL, {}, body)}
+        words = [e["event"] for e in (events if isinstance(events, list) else [events])]
+        expected = tuple(t for w in words if (t := EVENT_OUTCOMES[w]) is not None)
+        return WebhookSample(name, WEBHOOK_URL, headers, body, status, expected)
+
+    def webhook_samples(self) -> list[WebhookSample]:
+        now = time.time()
+        samples = [
+            self._sample(word, word, _event(word, now - 60, **_EXTRA.get(word, {})))
+            for word in sorted(EVENT_OUTCOMES)
+        ]
+        batch = [_event(w, now - 300) for w in ("request", "delivered", "unique_opened", "click")]
+        samples.append(self._sample("batched", "delivered", batch))
+        return samples
+
+    def stale_sample(self) -> WebhookSample | None:
+        """A genuine call two days old: past Brevo's last retry (about 11 h) and the 24 h
+        tolerance, so it can only be a replay."""
+        return self._sample("stale", "delivered", _event("delivered", time.time() - 2 * 86_400))
+
+
+def test_expected_outcomes_of_samples_are_not_all_empty() -> None:
+    """Guard against the samples above silently expecting nothing."""
+    samples = TestBrevoConformance().webhook_samples()
+    assert sum(len(s.expected) for s in samples) >= 12
+    assert samples[-1].expected == (OutcomeType.DELIVERED, OutcomeType.OPENED, OutcomeType.CLICKED)
