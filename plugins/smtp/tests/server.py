@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import Parser
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any, Literal
@@ -123,8 +123,9 @@ class Recorder:
         return "250 Message accepted for delivery"
 
     def messages(self) -> list[EmailMessage]:
-        parser = BytesParser(policy=default_policy)
-        return [parser.parsebytes(envelope.content) for envelope in self.envelopes]
+        # Decoded first: with SMTPUTF8, headers hold raw UTF-8 that BytesParser would mangle.
+        parser = Parser(policy=default_policy)
+        return [parser.parsestr(envelope.content.decode("utf-8")) for envelope in self.envelopes]
 
     def authenticate(
         self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
@@ -154,12 +155,13 @@ def smtp_server(
     security: Literal["starttls", "ssl", "none"] = "starttls",
     certificate: Certificate | None = None,
     auth: bool = False,
+    **options: Any,
 ) -> Iterator[Server]:
     """Run aiosmtpd in its thread for the duration of the block.
 
     ``starttls`` offers and requires STARTTLS; ``ssl`` speaks TLS from the first byte; with
     ``auth`` every MAIL needs a login (only over TLS, except under implicit TLS where aiosmtpd
-    cannot tell, so it is allowed there).
+    cannot tell, so it is allowed there). ``options`` go to aiosmtpd's ``SMTP`` as they are.
     """
     kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": free_port()}
     if security != "none":
@@ -175,7 +177,7 @@ def smtp_server(
             auth_required=True,
             auth_require_tls=security == "starttls",
         )
-    controller = Controller(handler, server_hostname="mx.test", **kwargs)
+    controller = Controller(handler, server_hostname="mx.test", **kwargs, **options)
     controller.start()
     try:
         yield Server(port=kwargs["port"], handler=handler, security=security)

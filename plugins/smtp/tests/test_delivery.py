@@ -216,3 +216,21 @@ def test_local_rejections_never_connect(templates: Path, tmp_path: Path) -> None
     assert missing.field == "template"
     sms = request().model_copy(update={"channel": Channel.SMS})
     assert _raises(PayloadRejected, settings, tmp_path, sms).field == "channel"
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_international_addresses_need_smtputf8(
+    smtputf8: bool, certificate: Certificate, templates: Path, tmp_path: Path
+) -> None:
+    handler = Recorder()
+    req = request(view(email="zoé@exämple.org", first_name="Zoé"))
+    with smtp_server(handler, certificate=certificate, enable_SMTPUTF8=smtputf8) as server:
+        settings = settings_for(server, templates, certificate)
+        if smtputf8:
+            assert _send(settings, tmp_path, req).status is SendStatus.ACCEPTED
+            assert handler.envelopes[0].rcpt_tos == ["zoé@exämple.org"]
+            assert handler.messages()[0]["To"].addresses[0].display_name == "Zoé Lovelace"
+        else:
+            error = _raises(PayloadRejected, settings, tmp_path, req)
+            assert error.field == "email" and "SMTPUTF8" in error.message
+            assert "zoé" not in error.message
