@@ -15,9 +15,8 @@ from __future__ import annotations
 import hashlib
 import math
 import sqlite3
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,10 +24,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
-from contracts import Channel
 from hub.pressure import plan_sql as q
 from hub.pressure.ledger_sql import INSERT_VERSION
 from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
+from hub.pressure.plan_types import (
+    Candidate,
+    InvalidRow,
+    PlanError,
+    PlanReport,
+    PlanRow,
+    plan_row,
+)
 from hub.pressure.policy import Policy
 from hub.storage.types import UTCDateTime, utcnow
 
@@ -63,64 +69,6 @@ _RESULTS = (
     "e.retry FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e "
     "ON e.id = c.id ORDER BY c.id"
 )
-
-
-class PlanError(Exception):
-    """The plan cannot be carried out as asked (e.g. it was already committed)."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    line: int  # unique: where it came from, to report it; the tie-break after priority
-    customer_id: str
-    scenario: str
-    channel: Channel
-    campaign: str | None = None
-
-
-@dataclass(frozen=True)
-class InvalidRow:
-    line: int
-    reason: str
-    customer_id: str | None = None
-
-
-@dataclass(frozen=True)
-class PlanRow:
-    line: int
-    customer_id: str
-    scenario: str
-    channel: str
-    campaign: str | None
-    outcome: str  # admitted | deferred | excluded
-    rule: str | None = None  # the rule the engine would name for a refusal
-    not_before: datetime | None = None  # deferred: no rule allows it earlier
-    key: str | None = None  # committed: the ledger row's idempotency key
-
-
-@dataclass
-class PlanReport:
-    at: datetime
-    version: str
-    totals: Counter[str] = field(default_factory=Counter)
-    rules: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    campaigns: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
-    invalid: list[InvalidRow] = field(default_factory=list)
-    committed: int = 0
-    status: str | None = None
-    not_committed: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        totals = {k: self.totals[k] for k in ("admitted", "deferred", "excluded")}
-        return {
-            "at": self.at.isoformat(),
-            "rule_set_version": self.version,
-            "totals": {**totals, "invalid": len(self.invalid)},
-            "rules": {name: dict(counts) for name, counts in self.rules.items()},
-            "campaigns": {name: dict(counts) for name, counts in sorted(self.campaigns.items())},
-            "invalid": [asdict(row) for row in self.invalid],
-            **{k: getattr(self, k) for k in ("committed", "status", "not_committed")},
-        }
 
 
 def plan_campaign(
@@ -243,12 +191,17 @@ class _Planner:
                 self.report.invalid.append(row)
                 continue
             batch.append((row.line, row.customer_id, combo, row.campaign))
-            self.digest.update(repr(batch[-1]).encode())
             if len(batch) >= _BATCH:
-                self.connection.exec_driver_sql(raw, batch)  # type: ignore[arg-type]
+                self._insert_raw(raw, batch)
                 batch = []
         if batch:
-            self.connection.exec_driver_sql(raw, batch)  # type: ignore[arg-type]
+            self._insert_raw(raw, batch)
+
+    def _insert_raw(self, statement: str, batch: list[tuple[int, str, int, str | None]]) -> None:
+        # The digest is fed row by row, as one string per batch: SHA-256 is a stream, so the
+        # keys are the same as with one update per row, for a fraction of the calls.
+        self.digest.update("".join(map(repr, batch)).encode())
+        self.connection.exec_driver_sql(statement, batch)  # type: ignore[arg-type]
 
     def _insert(self, table: str, names: list[str], rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -363,23 +316,32 @@ class _Planner:
                 self.rules, self.execute(f"SELECT {sums} FROM plan_eval").one(), strict=True
             ):
                 report.rules[rule.rule.name]["refused"] = int(count or 0)
-        rows = self.execute(_RESULTS)
-        for line, customer, scenario, channel, campaign, deadline, ok, rule, retry in (
-            row for part in rows.partitions(_BATCH) for row in part
-        ):
-            name, until, outcome = None, None, "admitted"
-            if not ok:
-                name, deferred = self.rules[rule].rule.name, retry is not None and retry <= deadline
-                outcome = "deferred" if deferred else "excluded"
-                until = q.EPOCH + timedelta(microseconds=retry) if deferred else None
-                report.rules[name][outcome] += 1
-            report.totals[outcome] += 1
-            report.campaigns[campaign or "(none)"][outcome] += 1
-            if sink is not None:
-                key = f"{prefix}{line}" if prefix and ok else None
-                sink(
-                    PlanRow(line, customer, scenario, channel, campaign, outcome, name, until, key)
-                )
+        # The driver's cursor, not a SQLAlchemy result: a million rows go through here, and
+        # counts are kept per distinct (outcome, rule, campaign), folded into the report after.
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(_RESULTS)  # no parameter: the same text for every driver
+            counts: Counter[tuple[str, str | None, str | None]] = Counter()
+            names = [rule.rule.name for rule in self.rules]
+            while rows := cursor.fetchmany(_BATCH):
+                for line, customer, scenario, channel, campaign, deadline, ok, rule, retry in rows:
+                    name, until, outcome = None, None, "admitted"
+                    if not ok:
+                        name, deferred = names[rule], retry is not None and retry <= deadline
+                        outcome = "deferred" if deferred else "excluded"
+                        until = q.EPOCH + timedelta(microseconds=retry) if deferred else None
+                    counts[outcome, name, campaign] += 1
+                    if sink is not None:
+                        key = f"{prefix}{line}" if prefix and ok else None
+                        values = (line, customer, scenario, channel, campaign, outcome, name)
+                        sink(plan_row((*values, until, key)))
+        finally:
+            cursor.close()
+        for (outcome, name, campaign), count in counts.items():
+            if name is not None:
+                report.rules[name][outcome] += count
+            report.totals[outcome] += count
+            report.campaigns[campaign or "(none)"][outcome] += count
 
 
 def _state_update(rules: list[q.RuleSql], rnd: int) -> str | None:
