@@ -27,9 +27,12 @@ A brick's test suite is one subclass of the kit (plus brick-specific cases elsew
 The guide is ``docs/writing-a-brick.md``.
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from hub.testing.conformance import BrickConformance
-from hub.testing.exchanges import Exchange, ExchangeRun
-from hub.testing.http_conformance import HttpBrickConformance
 from hub.testing.installation import Installation, make_installation
 from hub.testing.samples import (
     HUB_ID_PATTERN,
@@ -40,6 +43,32 @@ from hub.testing.samples import (
     view_with,
 )
 
+if TYPE_CHECKING:
+    from hub.testing.exchanges import Exchange, ExchangeRun
+    from hub.testing.http_conformance import HttpBrickConformance
+    from hub.testing.vendor_specs import VendorSpec, load_vendor_spec
+    from hub.testing.webhook_conformance import WebhookConformance, WebhookSample
+
+# The pytest plugin imports this package in every test run of an environment where the hub is
+# installed; respx, hypothesis and openapi-core are test extras, so their users load lazily.
+_LAZY = {
+    "Exchange": "hub.testing.exchanges",
+    "ExchangeRun": "hub.testing.exchanges",
+    "HttpBrickConformance": "hub.testing.http_conformance",
+    "VendorSpec": "hub.testing.vendor_specs",
+    "load_vendor_spec": "hub.testing.vendor_specs",
+    "WebhookConformance": "hub.testing.webhook_conformance",
+    "WebhookSample": "hub.testing.webhook_conformance",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'hub.testing' has no attribute {name!r}")
+    return getattr(import_module(module), name)
+
+
 __all__ = [
     "HUB_ID_PATTERN",
     "PSEUDONYM",
@@ -49,7 +78,11 @@ __all__ = [
     "ExchangeRun",
     "HttpBrickConformance",
     "Installation",
+    "VendorSpec",
+    "WebhookConformance",
+    "WebhookSample",
     "full_view",
+    "load_vendor_spec",
     "make_installation",
     "make_send_request",
     "view_with",

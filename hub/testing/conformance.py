@@ -25,6 +25,7 @@ from contracts import (
 )
 from hub.config.secrets import secret_field_patterns
 from hub.plugins import build_plugin_host, check_brick
+from hub.testing.samples import PUBLIC_BASE_URL
 
 __all__ = ["BrickConformance"]
 
@@ -68,7 +69,11 @@ class BrickConformance:
         return self.brick.Settings(**self.settings)
 
     def _context(self) -> BrickContext:
-        return BrickContext(name=self.brick.name, data_dir=Path(tempfile.mkdtemp()))
+        return BrickContext(
+            name=self.brick.name,
+            data_dir=Path(tempfile.mkdtemp()),
+            public_base_url=PUBLIC_BASE_URL,  # bricks putting callback URLs in requests need it
+        )
 
     def test_settings_example_is_valid(self) -> None:
         built = self._settings()

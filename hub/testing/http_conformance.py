@@ -26,7 +26,6 @@ from pydantic import SecretStr
 from contracts import (
     AuthFailed,
     Brick,
-    BrickContext,
     BrickError,
     Channel,
     ContactView,
@@ -49,7 +48,6 @@ from hub.testing.exchanges import (
 from hub.testing.samples import (
     CONTACT_POINTS,
     HUB_ID_PATTERN,
-    PUBLIC_BASE_URL,
     SAMPLE_VALUES,
     full_view,
     view_values,
@@ -131,10 +129,6 @@ class HttpBrickConformance(BrickConformance):
         )
 
     # -- helpers -------------------------------------------------------------------------------
-    def _context(self) -> BrickContext:
-        context = super()._context()
-        return context.model_copy(update={"public_base_url": PUBLIC_BASE_URL})
-
     def minimal_fields(self) -> frozenset[CustomerField]:
         if self.required_fields is not None:
             return frozenset(self.required_fields)
