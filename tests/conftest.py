@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,34 @@ from hub.storage.db import normalise_url
 from hub.testing import Installation, make_installation
 
 PG_URL_VARIABLE = "HUB_TEST_DATABASE_URL"
+#: Entry-point names hidden from the plugin host, as if their distribution were uninstalled
+#: (the decommission test runs the core suite this way, one bundled brick at a time).
+UNINSTALLED_VARIABLE = "HUB_TEST_UNINSTALLED"
 OUTBOX = '[bricks.outbox]\nallowed_fields = ["email", "phone", "first_name", "locale"]\n'
 #: Scenarios the core tests send under (every send names a declared scenario).
-SCENARIOS = "[scenarios.welcome]\n[scenarios.order_confirmation]\nkind = \"transactional\"\n"
+SCENARIOS = '[scenarios.welcome]\n[scenarios.order_confirmation]\nkind = "transactional"\n'
+
+
+#: Read once at import: some tests clear every HUB_* variable while they run.
+HIDDEN_BRICKS = frozenset(
+    name for name in os.environ.get(UNINSTALLED_VARIABLE, "").split(",") if name
+)
+
+
+def _hide_uninstalled_entry_points(hidden: frozenset[str]) -> None:
+    if not hidden:
+        return
+    import hub.plugins
+
+    real = hub.plugins.entry_points
+
+    def entry_points(**selection: str) -> list[EntryPoint]:
+        return [ep for ep in real(**selection) if ep.name not in hidden]
+
+    hub.plugins.entry_points = entry_points  # type: ignore[assignment]
+
+
+_hide_uninstalled_entry_points(HIDDEN_BRICKS)
 
 
 def _postgres_schema_url() -> Iterator[str]:

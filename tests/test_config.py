@@ -34,6 +34,7 @@ from hub.identity.keys import generate_key
 from hub.plugins import build_plugin_host
 from hub.sdk import hookimpl
 from plugins.outbox import OutboxBrick
+from tests.conftest import HIDDEN_BRICKS
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "config" / "hub.toml"
@@ -701,6 +702,8 @@ def test_schema_output_option_writes_the_same_document(run_cli, tmp_path):
 
 
 def test_repository_schema_is_current(run_cli):
+    if HIDDEN_BRICKS:
+        pytest.skip("the committed schema describes the full bundle, every brick installed")
     current = run_cli("config", "schema").out
     assert SCHEMA_FILE.read_text(encoding="utf-8") == current, (
         "config/hub.schema.json is stale: regenerate it from the repository root with "
