@@ -23,9 +23,7 @@ CORE_TESTS = [
     "tests/test_plugins.py",
     "tests/test_config.py",
     "tests/test_sending.py",
-    "tests/test_send_reliability.py",
     "tests/test_send_cli.py",
-    "tests/test_contacts_cli.py",
     "tests/test_demo.py",
     "tests/test_architecture.py",
 ]
