@@ -81,7 +81,14 @@ class Hub:
         with session_scope(self.runtime.ready_engine()) as session:
             return apply_contact(session, self.runtime.identity, contact, source="test").customer_id
 
-    def send(self, customer_id: str, scenario: str, template: str, **variables: str) -> SendOutcome:
+    def send(
+        self,
+        customer_id: str,
+        scenario: str,
+        template: str,
+        idempotency_key: str | None = None,
+        **variables: str,
+    ) -> SendOutcome:
         async def run() -> SendOutcome:
             try:
                 return await send_message(
@@ -91,6 +98,7 @@ class Hub:
                     scenario=scenario,
                     template=template,
                     variables=dict(variables),
+                    idempotency_key=idempotency_key,
                 )
             finally:
                 await self.runtime.aclose()  # closes the brick; the next send builds it anew
@@ -198,3 +206,14 @@ def test_a_missing_variable_is_reported_by_the_core_and_nothing_is_sent(hub: Hub
     assert outcome.result.error.code == "PayloadRejected"
     assert "coupon" in outcome.result.error.message
     assert hub.server.handler.sessions == 0
+
+
+def test_the_core_deduplicates_what_smtp_cannot(hub: Hub) -> None:
+    """SMTP has no idempotency key: a repeated send under one key never reaches the server."""
+    customer_id = hub.customer()
+    key = "order-A-17-confirmation"
+    first = hub.send(customer_id, "order_confirmation", "receipt", key, order="A-17")
+    again = hub.send(customer_id, "order_confirmation", "receipt", key, order="A-17")
+    assert (first.status, again.status, again.duplicate) == ("sent", "sent", True)
+    assert again.result.vendor_message_id == first.result.vendor_message_id
+    assert len(hub.server.handler.envelopes) == 1
