@@ -259,34 +259,49 @@ def _exempt(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: bo
 
 _Checker = Callable[[RuleSpec, Intent, datetime, Any, bool], _Check]
 _BY_TYPE: dict[str, _Checker] = {"gap": _gap, "decay": _decay}
+_Key = tuple[frozenset[MessageKind], frozenset[Channel], frozenset[str]]
 
 
-def _checks(
-    policy: Policy,
-    intent: Intent,
-    past: Sequence[PastContact],
-    events: Sequence[PastEvent],
-) -> list[tuple[RuleSpec, _Checker, Any]]:
-    """Each rule in scope with its check and its data (counted contacts, filtered once)."""
-    checks: list[tuple[RuleSpec, _Checker, Any]] = []
-    counted: dict[tuple[frozenset[MessageKind], frozenset[Channel], frozenset[str]], Any] = {}
+def _plan(policy: Policy, intent: Intent) -> list[tuple[RuleSpec, _Checker, Any]]:
+    """Each rule in scope with its check and what it reads (``None``: nothing, ``"events"``,
+    or the key of the contacts it counts). It depends only on the rules and on the send's
+    channel, scenario and kind, so it is worked out once per policy, not on every decision."""
+    key = ("engine-plan", intent.channel, intent.scenario, intent.kind)
+    found: list[tuple[RuleSpec, _Checker, Any]] | None = policy.memo.get(key)
+    if found is not None:
+        return found
+    plan: list[tuple[RuleSpec, _Checker, Any]] = []
     for rule in policy.applicable(intent.channel, intent.scenario):
         if intent.kind not in rule.kinds:
-            checks.append((rule, _exempt, None))
+            plan.append((rule, _exempt, None))
         elif rule.type == "exclusion":
-            checks.append((rule, _exclusion, events))
+            plan.append((rule, _exclusion, "events"))
         elif rule.type == "quiet":
-            checks.append((rule, _quiet, None))
+            plan.append((rule, _quiet, None))
         elif rule.type in ("cap", "gap", "decay"):
-            key = (rule.counts, rule.channels, rule.scenarios)
-            relevant = counted.get(key)
-            if relevant is None:
-                relevant = counted[key] = _counted(rule, past)
             if rule.type == "cap":
                 check = _rolling if rule.window is not None else _calendar
             else:
                 check = _BY_TYPE[rule.type]
-            checks.append((rule, check, relevant))
+            plan.append((rule, check, (rule.counts, rule.channels, rule.scenarios)))
+    if len(policy.memo) < 4096:  # scenarios are declared: this stays small
+        policy.memo[key] = plan
+    return plan
+
+
+def _checks(
+    policy: Policy, intent: Intent, past: Sequence[PastContact], events: Sequence[PastEvent]
+) -> list[tuple[RuleSpec, _Checker, Any]]:
+    """Each rule in scope with its check and its data (counted contacts, filtered once)."""
+    checks: list[tuple[RuleSpec, _Checker, Any]] = []
+    counted: dict[_Key, list[PastContact]] = {}
+    for rule, check, reads in _plan(policy, intent):
+        data: Any = events if reads == "events" else None
+        if reads is not None and data is None:
+            data = counted.get(reads)
+            if data is None:
+                data = counted[reads] = _counted(rule, past)
+        checks.append((rule, check, data))
     return checks
 
 

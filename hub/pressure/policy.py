@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from functools import cached_property
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import Channel, MessageKind
@@ -189,6 +190,12 @@ class Policy:
         if zone is None:
             zone = self._zones[name] = ZoneInfo(name)
         return zone
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """Values derived from the rules alone (the engine's per-send rule plans): they live
+        and die with this policy, so a changed rule set never sees another one's."""
+        return {}
 
     @cached_property
     def _applicable(self) -> dict[tuple[Channel, str], tuple[RuleSpec, ...]]:
