@@ -23,6 +23,4 @@ class TestFakeHookConformance(FakeHookSuite):
 
     def test_listed_by_hub_plugins_list(self) -> None:
         host = build_plugin_host(load_entry_points=False, extra_plugins=[("fake", _Registrar())])
-        assert [c.value for c in host.bricks()["fakehook"].cls.capabilities] == [
-            "webhook_receiver"
-        ]
+        assert [c.value for c in host.bricks()["fakehook"].cls.capabilities] == ["webhook_receiver"]
