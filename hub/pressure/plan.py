@@ -345,14 +345,17 @@ class _Planner:
 
 
 def _state_update(rules: list[q.RuleSql], rnd: int) -> str | None:
-    """Add round ``rnd``'s admitted candidates to their customers' usage."""
+    """Add round ``rnd``'s admitted candidates to their customers' usage: one join from the
+    round's admitted rows (index ``plan_eval_rnd``) to their state rows (primary key), as
+    ``UPDATE ... FROM`` on both backends; a customer has one candidate per round."""
     items = [item for rule in rules for item in rule.added()]
     if not items:
         return None
     targets = ", ".join(column for column, _ in items)
+    values = ", ".join(expr for _, expr in items)
+    if len(items) > 1:
+        targets, values = f"({targets})", f"({values})"
     return (
-        f"UPDATE plan_state SET {f'({targets})' if len(items) > 1 else targets} = "
-        f"(SELECT {', '.join(expr for _, expr in items)} FROM plan_eval e WHERE e.customer_id "
-        f"= plan_state.customer_id AND e.rnd = {rnd}) WHERE customer_id IN "
-        f"(SELECT customer_id FROM plan_eval WHERE rnd = {rnd} AND ok = 1)"
+        f"UPDATE plan_state SET {targets} = {values} FROM plan_eval e "
+        f"WHERE e.rnd = {rnd} AND e.ok = 1 AND e.customer_id = plan_state.customer_id"
     )

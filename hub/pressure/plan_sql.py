@@ -394,6 +394,5 @@ def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
     ends, pairs = {"plan_cust": keyed, "plan_state": keyed}, zip(TABLES, bodies, strict=True)
     return [f"CREATE TEMPORARY TABLE {n} ({b}){ends.get(n, '')}" for n, b in pairs] + [
         "CREATE INDEX plan_future_ix ON plan_future (customer_id, rule)",
-        "CREATE INDEX plan_eval_ix ON plan_eval (customer_id, rnd)",
         "CREATE INDEX plan_eval_rnd ON plan_eval (rnd, ok)",
     ]
