@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 import httpx
 
-from contracts import Brick, Channel, ContactView, SendResult, SendStatus
-from hub.testing import Exchange, HttpBrickConformance, make_send_request
+from contracts import Brick, Channel, ContactView, OutcomeType, SendResult, SendStatus
+from hub.testing import (
+    PUBLIC_BASE_URL,
+    Exchange,
+    HttpBrickConformance,
+    WebhookConformance,
+    WebhookSample,
+    make_send_request,
+)
 from plugins.twilio import TwilioBrick
+from plugins.twilio.webhooks import form_params, signature_for
 
 ACCOUNT_SID = "AC" + "c0ffee00" * 4
 SERVICE_SID = "MG" + "5e41ce00" * 4
@@ -102,7 +111,58 @@ def with_messaging_service(call: Any) -> Any:
     return twin_call
 
 
-class TestTwilioConformance(HttpBrickConformance):
+CALLBACK_URL = f"{PUBLIC_BASE_URL}/webhooks/twilio"
+
+#: Status -> outcomes of a status callback without an error code.
+STATUSES: dict[str, tuple[OutcomeType, ...]] = {
+    "accepted": (),
+    "scheduled": (),
+    "queued": (),
+    "sending": (),
+    "sent": (),
+    "partially_delivered": (),
+    "delivered": (OutcomeType.DELIVERED,),
+    "undelivered": (OutcomeType.FAILED,),
+    "failed": (OutcomeType.FAILED,),
+    "read": (OutcomeType.OPENED,),
+    "canceled": (OutcomeType.FAILED,),
+    "receiving": (),
+    "received": (),
+}
+
+
+def status_body(status: str, error_code: str | None = None) -> dict[str, str]:
+    """A status callback as Twilio posts it (form fields of its documented example)."""
+    fields = {
+        "AccountSid": ACCOUNT_SID,
+        "ApiVersion": "2010-04-01",
+        "From": "+14155552345",
+        "MessageSid": MESSAGE_SID,
+        "MessageStatus": status,
+        "SmsSid": MESSAGE_SID,
+        "SmsStatus": status,
+        "To": "+33612345678",
+    }
+    if status == "delivered":
+        fields["RawDlrDoneDate"] = "2601151001"
+    if error_code is not None:
+        fields["ErrorCode"] = error_code
+    return fields
+
+
+def signed_sample(
+    name: str, fields: dict[str, str], status: str, expected: tuple[OutcomeType, ...]
+) -> WebhookSample:
+    body = urlencode(fields).encode()
+    signature = signature_for(SETTINGS["auth_token"], CALLBACK_URL, form_params(body))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": signature,
+    }
+    return WebhookSample(name, CALLBACK_URL, headers, body, status, expected)
+
+
+class TestTwilioConformance(HttpBrickConformance, WebhookConformance):
     brick = TwilioBrick
     settings: ClassVar[dict[str, Any]] = SETTINGS
     vendor_spec = "twilio_api_v2010.json"
@@ -138,3 +198,59 @@ class TestTwilioConformance(HttpBrickConformance):
                 rejection=REJECTION,
             ),
         ]
+
+    vendor_statuses = frozenset(STATUSES)
+    replay_protection = (
+        "Twilio signs no timestamp; every outcome carries vendor_event_id = "
+        "MessageSid:MessageStatus, which the core stores once, so a replayed callback adds "
+        "nothing"
+    )
+
+    def webhook_samples(self) -> list[WebhookSample]:
+        samples = [
+            signed_sample(status, status_body(status), status, expected)
+            for status, expected in STATUSES.items()
+        ]
+        samples += [
+            signed_sample(
+                "undelivered_unreachable_30003",
+                status_body("undelivered", "30003"),
+                "undelivered",
+                (OutcomeType.BOUNCED_SOFT,),
+            ),
+            signed_sample(
+                "undelivered_unknown_number_30005",
+                status_body("undelivered", "30005"),
+                "undelivered",
+                (OutcomeType.BOUNCED_HARD,),
+            ),
+            signed_sample(
+                "failed_unsubscribed_21610",
+                status_body("failed", "21610"),
+                "failed",
+                (OutcomeType.UNSUBSCRIBED,),
+            ),
+            signed_sample(
+                "inbound_stop_reply",
+                {
+                    "AccountSid": ACCOUNT_SID,
+                    "ApiVersion": "2010-04-01",
+                    "Body": "STOP",
+                    "From": "+33612345678",
+                    "MessageSid": MESSAGE_SID,
+                    "NumMedia": "0",
+                    "NumSegments": "1",
+                    "OptOutType": "STOP",
+                    "SmsMessageSid": MESSAGE_SID,
+                    "SmsSid": MESSAGE_SID,
+                    "SmsStatus": "received",
+                    "To": "+14155552345",
+                },
+                "received",
+                (),
+            ),
+        ]
+        return samples
+
+    def sign(self, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+        return {"X-Twilio-Signature": signature_for(SETTINGS["auth_token"], url, form_params(body))}
