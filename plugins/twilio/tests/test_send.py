@@ -360,3 +360,15 @@ def test_aclose_closes_the_client_and_a_later_send_opens_a_new_one(tmp_path: Pat
     assert first.is_closed
     assert twilio._client() is not first
     asyncio.run(twilio.aclose())
+
+
+def test_a_doubled_dollar_renders_one_and_values_are_not_reinterpreted(
+    router: respx.MockRouter, tmp_path: Path
+) -> None:
+    route = router.post(MESSAGES).mock(return_value=httpx.Response(201, json=created()))
+    run_send(
+        tmp_path,
+        send_request("price", variables={"code": "$first_name"}),
+        templates={"price": "Save $$5 with $code"},
+    )
+    assert form_of(route.calls.last.request)["Body"] == "Save $5 with $first_name"
