@@ -177,3 +177,11 @@ def test_no_field_absent_from_the_view_and_no_stray_data(templates: Path) -> Non
     raw = _build(templates, req).as_string()
     for value in ("fr-FR", "Europe/Paris", "+33612345678", "idem-req-smtp-0001"):
         assert value not in raw
+
+
+def test_values_are_not_templates_themselves(templates: Path) -> None:
+    (templates / "price.txt").write_text("Subject: $$${amount} off\n\nPay $$${amount} (${note})\n")
+    req = request(template="price", variables={"amount": "5", "note": "${pseudonym}"})
+    message = _build(templates, req)
+    assert message["Subject"] == "$5 off"
+    assert _text(message).strip() == "Pay $5 (${pseudonym})"  # substituted once, never again
