@@ -45,7 +45,8 @@ __all__ = [
 VendorError = tuple[str, str | None, str | None]
 
 _EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"']+")
-_PHONE = re.compile(r"\+?\d[\d .()-]{6,}\d")
+#: Eight digits or more, single separators allowed: phone numbers, not SMTP codes ("550 5.1.1").
+_PHONE = re.compile(r"\+?\d(?:[ .()-]{0,2}\d){7,}")
 _MAX_MESSAGE = 300
 
 

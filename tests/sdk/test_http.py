@@ -179,3 +179,16 @@ async def test_request_returns_2xx_and_raises_mapped_errors() -> None:
             with pytest.raises(RateLimited) as caught:
                 await request(client, "GET", "/limited")
     assert caught.value.retry_after == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("550 5.1.1 mailbox does not exist", "550 5.1.1 mailbox does not exist"),
+        ("call 06 12 34 56 78 now", "call <phone> now"),
+        ("to +1 (415) 555-2345", "to <phone>"),
+        ("error 21610 for +14155552345", "error 21610 for <phone>"),
+    ],
+)
+def test_scrub_keeps_status_codes_and_removes_phone_numbers(text: str, kept: str) -> None:
+    assert scrub(text) == kept
