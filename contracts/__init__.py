@@ -37,6 +37,7 @@ from contracts.errors import (
     PayloadRejected,
     Permanent,
     RateLimited,
+    RecipientOptedOut,
     Retryable,
     WebhookRejected,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "Permanent",
     "Purpose",
     "RateLimited",
+    "RecipientOptedOut",
     "Retryable",
     "RuleUsage",
     "SendDecision",

@@ -9,6 +9,7 @@ what the core must *do* next, not by what went wrong at the vendor:
     └── Permanent            never retry this input as it is
         ├── AuthFailed       credentials rejected: retrying cannot help, an operator must act
         ├── PayloadRejected  the vendor refused this payload (400/422): dead-letter it, with reason
+        │   └── RecipientOptedOut  the person told the vendor to stop (SMS STOP, Twilio 21610)
         └── WebhookRejected  an inbound webhook failed verification: answer 401, store nothing
 
 Messages must never carry secrets or personal data: they end up in logs and dead-letter rows.
@@ -22,6 +23,7 @@ __all__ = [
     "PayloadRejected",
     "Permanent",
     "RateLimited",
+    "RecipientOptedOut",
     "Retryable",
     "WebhookRejected",
 ]
@@ -80,6 +82,12 @@ class PayloadRejected(Permanent):
     ) -> None:
         super().__init__(message, vendor_code=vendor_code)
         self.field = field
+
+
+class RecipientOptedOut(PayloadRejected):
+    """The vendor refused because the recipient opted out at the vendor (an SMS ``STOP`` reply:
+    Twilio error 21610). The core records the channel's marketing consent as denied, so the
+    opt-out holds across every brick, not only the one that learnt it."""
 
 
 class WebhookRejected(Permanent):

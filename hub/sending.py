@@ -21,6 +21,8 @@ from contracts import (
     BrickError,
     Capability,
     Channel,
+    Consent,
+    ConsentStatus,
     ContactView,
     CustomerField,
     DecisionOutcome,
@@ -28,6 +30,7 @@ from contracts import (
     PayloadRejected,
     Purpose,
     RateLimited,
+    RecipientOptedOut,
     Retryable,
     SendDecision,
     SendError,
@@ -35,7 +38,7 @@ from contracts import (
     SendResult,
     SendStatus,
 )
-from hub.consent import may_contact
+from hub.consent import may_contact, record_consents
 from hub.dead_letters import store_dead_letter
 from hub.egress import build_view
 from hub.pressure.engine import Decision
@@ -180,9 +183,9 @@ async def send_message(
         )
     request = request.model_copy(update={"recipient": view})
     runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
-    result, field = await _deliver(runtime, name, request, sleep)
+    result, error = await _deliver(runtime, name, request, sleep)
     dead_letter_id = _record_result(
-        runtime, request, customer_id, name, reservation_id, result, field
+        runtime, request, customer_id, name, reservation_id, result, error
     )
     runtime.plugins.notify("hub_send_completed", brick=name, request=request, result=result)
     status: Literal["sent", "failed"] = "sent" if result.status is SendStatus.ACCEPTED else "failed"
@@ -244,7 +247,7 @@ async def _deliver(
     name: str,
     request: SendRequest,
     sleep: Callable[[float], Awaitable[None]],
-) -> tuple[SendResult, str | None]:
+) -> tuple[SendResult, BrickError | None]:
     """Call the brick with the core's retry policy; errors become a result, never escape."""
     policy = RetryPolicy.from_settings(runtime.settings.sending)
     sender = runtime.brick(name)
@@ -262,8 +265,7 @@ async def _deliver(
             retry_after=exc.retry_after if isinstance(exc, RateLimited) else None,
         )
         status = SendStatus.FAILED if retryable else SendStatus.REJECTED
-        field = exc.field if isinstance(exc, PayloadRejected) else None
-        return SendResult(request_id=request.request_id, status=status, error=error), field
+        return SendResult(request_id=request.request_id, status=status, error=error), exc
 
 
 def _record_result(
@@ -273,9 +275,13 @@ def _record_result(
     brick: str,
     reservation_id: int,
     result: SendResult,
-    field: str | None,
+    raised: BrickError | None,
 ) -> int | None:
-    """Settle the reservation and the ``sends`` row; dead-letter what did not go out."""
+    """Settle the reservation and the ``sends`` row; dead-letter what did not go out.
+
+    A recipient who opted out at the vendor (SMS STOP) gets the channel's marketing consent
+    recorded as denied, so every brick respects it from now on.
+    """
     engine = runtime.engine
     if result.status is SendStatus.ACCEPTED:
         runtime.ledger.commit(reservation_id)
@@ -311,6 +317,15 @@ def _record_result(
         "idempotency_key": request.idempotency_key,
     }
     with session_scope(engine) as session:
+        if isinstance(raised, RecipientOptedOut):
+            opt_out = Consent(
+                channel=request.channel,
+                purpose=Purpose.MARKETING,
+                status=ConsentStatus.DENIED,
+                source=f"{brick}:opt-out",
+                recorded_at=utcnow(),
+            )
+            record_consents(session, customer_id, [opt_out])
         entry = store_dead_letter(
             session,
             runtime.vault,
@@ -319,6 +334,6 @@ def _record_result(
             reference=request.request_id,
             reason=f"{code}: {message}",
             payload=payload,
-            field=field,
+            field=raised.field if isinstance(raised, PayloadRejected) else None,
         )
         return entry.id

@@ -23,6 +23,7 @@ from contracts import (
     PayloadRejected,
     Purpose,
     RateLimited,
+    RecipientOptedOut,
     Retryable,
     SendRequest,
     SendResult,
@@ -206,3 +207,17 @@ def test_refusals_are_recorded_and_may_be_retried(setup):
     assert _send(runtime, bob, key="welcome-bob").status == "sent"
     [row] = _rows(runtime, SendRecord)
     assert (row["status"], row["attempts"]) == ("accepted", 2)
+
+
+def test_an_opt_out_at_the_vendor_denies_marketing_on_that_channel(setup):
+    runtime, customer = setup
+    Scripted.script = [RecipientOptedOut("recipient replied STOP", vendor_code="21610")]
+    outcome = _send(runtime, customer)
+    assert outcome.status == "failed"
+    assert outcome.result.error.code == "21610"
+    assert len(Scripted.received) == 1  # never retried
+    refused = _send(runtime, customer)
+    assert refused.status == "refused"
+    assert refused.decision.rule == "consent"
+    assert "scripted:opt-out" in refused.decision.reason
+    assert len(Scripted.received) == 1

@@ -26,6 +26,7 @@ from contracts import (
     Permanent,
     Purpose,
     RateLimited,
+    RecipientOptedOut,
     Retryable,
     SendError,
     SendRequest,
@@ -34,7 +35,7 @@ from contracts import (
     WebhookPayload,
 )
 from hub.sdk.http import build_client, error_for_response, error_for_transport, parse_retry_after
-from plugins.twilio.codes import RATE_LIMIT_CODE
+from plugins.twilio.codes import RATE_LIMIT_CODE, UNSUBSCRIBED_CODES
 from plugins.twilio.payloads import account_path, describe_error, message_form, messages_path
 from plugins.twilio.settings import TwilioSettings
 from plugins.twilio.webhooks import parse_status_callback, verify_signature
@@ -54,6 +55,9 @@ def _raise_for(response: httpx.Response) -> httpx.Response:
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
             vendor_code=error.vendor_code,
         )
+    elif error.vendor_code in UNSUBSCRIBED_CODES:
+        # The person replied STOP: the core records the opt-out for every brick.
+        error = RecipientOptedOut(error.message, field="phone", vendor_code=error.vendor_code)
     raise error
 
 
@@ -122,9 +126,9 @@ class TwilioBrick(Brick):
     async def send(self, request: SendRequest) -> SendResult:
         """One ``CreateMessage`` call; raises the contract error of a refused or failed call.
 
-        Refusals keep Twilio's code: ``PayloadRejected(vendor_code="21610")`` means the person
-        replied STOP (``codes.outcome_for_error_code`` gives ``UNSUBSCRIBED``); 21211, 21614 and
-        21635 name the ``phone`` field.
+        Refusals keep Twilio's code: 21610 (the person replied STOP) is raised as
+        ``RecipientOptedOut``, so the core records the opt-out; 21211, 21614 and 21635 name the
+        ``phone`` field.
         """
         if request.channel is not Channel.SMS:
             raise PayloadRejected(f"the twilio brick sends sms, not {request.channel.value}")

@@ -20,6 +20,7 @@ from contracts import (
     PayloadRejected,
     Permanent,
     RateLimited,
+    RecipientOptedOut,
     Retryable,
     SendStatus,
 )
@@ -194,7 +195,7 @@ def test_other_channels_are_refused(tmp_path: Path) -> None:
         run_send(tmp_path, send_request(channel=Channel.EMAIL))
 
 
-def test_21610_is_a_rejection_carrying_the_code_that_means_unsubscribed(
+def test_21610_is_an_opt_out_the_core_records(
     router: respx.MockRouter, tmp_path: Path
 ) -> None:
     router.post(MESSAGES).mock(
@@ -202,10 +203,10 @@ def test_21610_is_a_rejection_carrying_the_code_that_means_unsubscribed(
             400, json=twilio_error(21610, "Attempt to send to unsubscribed recipient")
         )
     )
-    with pytest.raises(PayloadRejected) as caught:
+    with pytest.raises(RecipientOptedOut) as caught:
         run_send(tmp_path)
     assert caught.value.vendor_code == "21610"
-    assert caught.value.field is None
+    assert caught.value.field == "phone"
     assert "unsubscribed recipient" in caught.value.message
     assert caught.value.vendor_code in UNSUBSCRIBED_CODES
     assert outcome_for_error_code(caught.value.vendor_code) is OutcomeType.UNSUBSCRIBED
@@ -280,7 +281,7 @@ def test_batch_is_sequential_with_one_result_per_input(
         SendStatus.ACCEPTED,
         SendStatus.REJECTED,
     ]
-    assert results[1].error is not None and results[1].error.code == "PayloadRejected"
+    assert results[1].error is not None and results[1].error.code == "RecipientOptedOut"
     assert results[1].error.message.endswith("(Twilio error 21610)")
     assert results[3].error is not None and results[3].error.code == "PayloadRejected"
     assert route.call_count == 3
