@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -774,12 +775,14 @@ def test_shipped_config_validates_after_hub_keys_generate(run_cli, tmp_path):
 
 
 def test_production_example_validates_once_its_secrets_exist(run_cli, tmp_path, monkeypatch):
+    if HIDDEN_BRICKS:
+        pytest.skip("the production example configures every bundled brick")
     text = PRODUCTION.read_text(encoding="utf-8")
     assert "/run/secrets/" in text
     secrets = tmp_path / "secrets"
     secrets.mkdir()
-    for name in KEY_NAMES:
-        (secrets / f"hub_{name}").write_text(generate_key() + "\n")
+    for name in re.findall(r"/run/secrets/(\w+)", text):
+        (secrets / name).write_text(generate_key() + "\n")
     config = tmp_path / "production.toml"
     config.write_text(text.replace("/run/secrets/", f"{secrets.as_posix()}/"))
 
