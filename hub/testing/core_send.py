@@ -88,6 +88,8 @@ def brick_section(
         f"allowed_fields = {toml_value(sorted(field.value for field in allowed_fields))}",
     ]
     for name, value in settings.items():
+        if value is None:
+            continue  # TOML has no null: leaving the key out gives the field its default
         if name in secret_names:
             path = keys_dir / f"{brick.name}_{name}"
             plain = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
@@ -168,11 +170,15 @@ def check_core_send(conformance: HttpBrickConformance, root: Path) -> None:
         load_entry_points=False, extra_plugins=[(f"conformance_{brick.name}", _registrar(brick))]
     )
     runtime = open_runtime(installation.config, host=host)
-    upgrade(runtime.engine)
-    with session_scope(runtime.ready_engine()) as session:
-        customer_id = apply_contact(
-            session, runtime.identity, _contact(channel), source="conformance"
-        ).customer_id
+    try:
+        upgrade(runtime.engine)
+        with session_scope(runtime.ready_engine()) as session:
+            customer_id = apply_contact(
+                session, runtime.identity, _contact(channel), source="conformance"
+            ).customer_id
+    except BaseException:
+        asyncio.run(runtime.aclose())
+        raise
 
     async def send() -> tuple[Any, list[Any]]:
         base_url = conformance.base_url()

@@ -149,7 +149,11 @@ class WebhookConformance(BrickConformance):
             except WebhookRejected as exc:
                 message = f"{sample.name}: a genuine call was rejected: {exc!r}"
                 raise AssertionError(message) from exc
-            payload = receiver.parse(sample.headers, sample.body)
+            try:
+                payload = receiver.parse(sample.headers, sample.body)
+            except Exception as exc:
+                message = f"{sample.name}: parse() failed on a genuine call: {exc!r}"
+                raise AssertionError(message) from exc
             assert isinstance(payload, WebhookPayload), f"{sample.name}: parse() -> {payload!r}"
             got = tuple(outcome.type for outcome in payload.outcomes)
             assert got == tuple(sample.expected), (
