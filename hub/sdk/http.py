@@ -9,7 +9,7 @@ honouring ``RateLimited.retry_after``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -109,11 +109,14 @@ def build_client(
     )
 
 
-def scrub(text: str) -> str:
-    """Remove email addresses and phone numbers a vendor echoed back, and cap the length.
+def scrub(text: str, *, also: Iterable[str | None] = ()) -> str:
+    """Remove email addresses, phone numbers and the ``also`` values (the names or token the
+    brick sent) a vendor echoed back, and cap the length.
 
-    Error messages end up in logs and dead-letter rows, which must never hold contact points.
+    Error messages end up in logs and dead-letter rows, which must never hold personal data.
     """
+    for value in sorted((v for v in also if v and len(v) >= 2), key=len, reverse=True):
+        text = text.replace(value, "<redacted>")
     cleaned = _PHONE.sub("<phone>", _EMAIL.sub("<email>", text))
     return cleaned if len(cleaned) <= _MAX_MESSAGE else cleaned[: _MAX_MESSAGE - 3] + "..."
 
@@ -159,19 +162,21 @@ def error_for_response(
     *,
     describe: Callable[[httpx.Response], VendorError] | None = None,
     reset_header: str | None = None,
+    redact: Iterable[str | None] = (),
 ) -> BrickError | None:
     """The contract error a vendor answer means, or ``None`` for a 2xx.
 
     429 -> ``RateLimited`` (``Retry-After``, else ``reset_header`` read as seconds until the
     window resets, e.g. Brevo's ``x-sib-ratelimit-reset``); 408, 5xx -> ``Retryable``;
     401/403 -> ``AuthFailed``; 400/404/409/413/422 -> ``PayloadRejected``; other 4xx ->
-    ``Permanent``. ``describe`` reads the vendor's error body (message, code, field).
+    ``Permanent``. ``describe`` reads the vendor's error body (message, code, field);
+    ``redact`` lists values the brick sent (names, tokens) to remove from the message.
     """
     status = response.status_code
     if 200 <= status < 300:
         return None
     message, vendor_code, field = (describe or _default_describe)(response)
-    text = f"HTTP {status}: {scrub(message)}"
+    text = f"HTTP {status}: {scrub(message, also=redact)}"
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if retry_after is None and reset_header:
@@ -191,9 +196,12 @@ def raise_for_status(
     *,
     describe: Callable[[httpx.Response], VendorError] | None = None,
     reset_header: str | None = None,
+    redact: Iterable[str | None] = (),
 ) -> httpx.Response:
     """Return a 2xx response unchanged; raise the mapped contract error otherwise."""
-    error = error_for_response(response, describe=describe, reset_header=reset_header)
+    error = error_for_response(
+        response, describe=describe, reset_header=reset_header, redact=redact
+    )
     if error is not None:
         raise error
     return response
@@ -214,6 +222,7 @@ async def request(
     *,
     describe: Callable[[httpx.Response], VendorError] | None = None,
     reset_header: str | None = None,
+    redact: Iterable[str | None] = (),
     **kwargs: Any,
 ) -> httpx.Response:
     """``client.request`` with transport errors and non-2xx answers raised as contract errors."""
@@ -221,4 +230,4 @@ async def request(
         response = await client.request(method, url, **kwargs)
     except httpx.HTTPError as exc:
         raise error_for_transport(exc) from exc
-    return raise_for_status(response, describe=describe, reset_header=reset_header)
+    return raise_for_status(response, describe=describe, reset_header=reset_header, redact=redact)

@@ -192,3 +192,13 @@ async def test_request_returns_2xx_and_raises_mapped_errors() -> None:
 )
 def test_scrub_keeps_status_codes_and_removes_phone_numbers(text: str, kept: str) -> None:
     assert scrub(text) == kept
+
+
+def test_values_the_brick_sent_are_redacted_from_vendor_messages() -> None:
+    body = {"message": "Contact Adaconf Lovelaceconf has token pt-0001"}
+    error = error_for_response(
+        httpx.Response(400, json=body), redact=["Adaconf", "pt-0001", None, ""]
+    )
+    assert error is not None
+    assert "Adaconf" not in error.message and "pt-0001" not in error.message
+    assert "Lovelaceconf" in error.message  # only what was listed
