@@ -1,0 +1,1 @@
+"""Customer events: intake (validation, de-duplication, identity resolution, storage)."""
