@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Channel, MessageKind
 from hub.durations import Duration
+from hub.scenarios.model import ScenarioFlow
 
 __all__ = [
     "CalendarPeriod",
@@ -160,8 +161,9 @@ class ScenarioCap(BaseModel):
     window: Duration
 
 
-class ScenarioSettings(BaseModel):
-    """``[scenarios.<name>]``: what the ledger needs to know about a scenario."""
+class ScenarioSettings(ScenarioFlow):
+    """``[scenarios.<name>]``: what the ledger needs to know about a scenario, plus its flow
+    (trigger, steps, channels, cancel-if: ``hub.scenarios.model.ScenarioFlow``)."""
 
     model_config = ConfigDict(extra="forbid")
 
