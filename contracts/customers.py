@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from contracts.vocabulary import (
     Channel,
@@ -92,6 +99,14 @@ class ContactView(BaseModel):
     ``pseudonym`` is stable for (customer, brick) and differs between bricks, so two vendors
     cannot join their data. Every other attribute is present only if config allows that brick
     to receive it; absent fields are ``None``.
+
+    ``opted_out`` lists the channels the person must not receive marketing on (their current
+    marketing consent there is denied: an unsubscribe, a complaint, a hard bounce, a STOP). A
+    contact sink should mark the contact unsubscribed on those channels at the vendor (e.g.
+    Brevo's ``emailBlacklisted``), so a campaign run from the vendor's own tool respects it too.
+    It never re-subscribes anyone: a channel absent from it says nothing either way. The core
+    fills it only for bricks that hold contacts (``ContactSink``); a message's recipient view
+    needs no consent history.
     """
 
     model_config = _FROZEN
@@ -104,6 +119,18 @@ class ContactView(BaseModel):
     push_token: str | None = Field(default=None, repr=False)
     locale: str | None = None
     time_zone: str | None = None
+    opted_out: frozenset[Channel] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_opt_outs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Dumps stay as they were before ``opted_out`` existed unless it says something; in
+        JSON the channels are sorted, so the same view always serialises the same way."""
+        data: dict[str, Any] = handler(self)
+        if not self.opted_out:
+            data.pop("opted_out", None)
+        elif isinstance(data.get("opted_out"), list):
+            data["opted_out"] = sorted(data["opted_out"])
+        return data
 
     def fields_present(self) -> list[CustomerField]:
         """The customer fields this view actually carries (for egress audit rows)."""

@@ -1,7 +1,9 @@
 """Field minimisation: the only way customer data leaves the core towards a brick.
 
 A brick receives its own pseudonym plus the fields config allows it (deny by default),
-intersected with the fields it declares it uses. Each view built writes an egress audit row
+intersected with the fields it declares it uses, and the channels the person opted out of for
+marketing when the brick holds contacts (so it can mark them unsubscribed at the vendor too,
+and a sender learns nothing it does not need). Each view built writes an egress audit row
 (brick, pseudonym, field names, purpose, request id).
 """
 
@@ -11,12 +13,13 @@ from collections.abc import Iterable
 
 from sqlmodel import Session
 
-from contracts import ContactView, CustomerField, Purpose
+from contracts import Capability, Channel, ConsentStatus, ContactView, CustomerField, Purpose
 from hub.audit import record_audit
 from hub.config import ConfiguredBrick
+from hub.consent import current_consents
 from hub.identity.service import IdentityService
 
-__all__ = ["BrickNotEnabled", "build_view"]
+__all__ = ["BrickNotEnabled", "build_view", "opted_out_channels"]
 
 
 class BrickNotEnabled(Exception):
@@ -41,7 +44,15 @@ def build_view(
     pseudonym = identity.pseudonym_for(session, brick.name, customer_id)
     fields = brick.allowed_fields if only is None else brick.allowed_fields & set(only)
     profile = identity.read_profile(session, customer_id, fields)
-    view = ContactView(pseudonym=pseudonym, **{f.value: v for f, v in profile.items()})
+    view = ContactView(
+        pseudonym=pseudonym,
+        opted_out=(
+            opted_out_channels(session, customer_id)
+            if Capability.CONTACT_SINK in brick.cls.capabilities
+            else frozenset()
+        ),
+        **{f.value: v for f, v in profile.items()},
+    )
     record_audit(
         session,
         action="egress",
@@ -53,3 +64,13 @@ def build_view(
         request_id=request_id,
     )
     return view
+
+
+def opted_out_channels(session: Session, customer_id: str) -> frozenset[Channel]:
+    """Channels whose current marketing consent is denied. Channels with no statement at all
+    are not listed: the hub never tells a vendor someone unsubscribed when they did not."""
+    return frozenset(
+        channel
+        for (channel, purpose), entry in current_consents(session, customer_id).items()
+        if purpose is Purpose.MARKETING and entry.status == ConsentStatus.DENIED.value
+    )

@@ -106,6 +106,19 @@ def test_pii_is_kept_out_of_reprs():
     assert [f.value for f in view.fields_present()] == ["email", "phone"]
 
 
+def test_opted_out_channels_serialise_sorted_and_only_when_present():
+    from contracts import Channel
+
+    plain = ContactView(pseudonym="ps_" + "c" * 30)
+    assert "opted_out" not in plain.model_dump() and "opted_out" not in plain.model_dump_json()
+    view = ContactView(pseudonym="ps_" + "c" * 30, opted_out=["sms", "email"])
+    assert view.opted_out == frozenset({Channel.EMAIL, Channel.SMS})
+    assert view.model_dump(mode="json")["opted_out"] == ["email", "sms"]
+    assert ContactView.model_validate_json(view.model_dump_json()) == view
+    with pytest.raises(ValidationError):
+        ContactView(pseudonym="ps_" + "c" * 30, opted_out=["fax"])
+
+
 def test_error_tree():
     assert issubclass(RateLimited, Retryable)
     assert RateLimited(retry_after=3).retry_after == 3

@@ -36,6 +36,7 @@ from contracts import (
 )
 from hub.sdk.http import build_client, error_for_transport, raise_for_status, request
 from plugins.brevo.payloads import (
+    blacklist_flags,
     contact_body,
     error_reader,
     import_body,
@@ -183,11 +184,23 @@ class BrevoBrick(Brick):
         each gets its own answer. Larger batches, when ``list_ids`` is set (Brevo's import
         requires a list): one ``POST /contacts/import`` job per ``batch_size`` contacts; Brevo
         processes it in the background, so every contact is reported as accepted, not created.
+        Contacts with ``opted_out`` channels always go through ``POST /contacts``, the only call
+        that carries Brevo's unsubscribe flags.
         """
         if len(contacts) > self.settings.import_threshold and self.settings.list_ids:
+            # Import rows cannot carry unsubscribe flags: opted-out contacts go one by one.
+            flagged = {i for i, view in enumerate(contacts) if blacklist_flags(view, self.settings)}
+            bulk = [view for i, view in enumerate(contacts) if i not in flagged]
+            answers: dict[str, UpsertResult] = {}
+            for start in range(0, len(bulk), self.batch_size):
+                for result in await self._import(bulk[start : start + self.batch_size]):
+                    answers[result.pseudonym] = result
             results: list[UpsertResult] = []
-            for start in range(0, len(contacts), self.batch_size):
-                results += await self._import(contacts[start : start + self.batch_size])
+            for i, view in enumerate(contacts):
+                if i in flagged:
+                    results.append(await self._upsert_one(view))
+                else:
+                    results.append(answers[view.pseudonym])
             return results
         return [await self._upsert_one(view) for view in contacts]
 

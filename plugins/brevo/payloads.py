@@ -20,6 +20,7 @@ from plugins.brevo.settings import BrevoSettings
 __all__ = [
     "EXT_ID_ATTRIBUTE",
     "MAILIN_CUSTOM",
+    "blacklist_flags",
     "contact_attributes",
     "contact_body",
     "error_reader",
@@ -112,14 +113,33 @@ def contact_body(view: ContactView, settings: BrevoSettings) -> dict[str, Any]:
     attributes = contact_attributes(view, settings)
     if attributes:
         body["attributes"] = attributes
+    body.update(blacklist_flags(view, settings))
     if settings.list_ids:
         body["listIds"] = list(settings.list_ids)
     body["updateEnabled"] = True
     return body
 
 
+def blacklist_flags(view: ContactView, settings: BrevoSettings) -> dict[str, bool]:
+    """Brevo's unsubscribe flags for the channels the person opted out of in the hub.
+
+    Only ever ``true``: a channel not opted out leaves Brevo's flag alone, so the hub never
+    re-subscribes someone who unsubscribed in Brevo itself. SMS only when the phone is mapped
+    to a Brevo attribute (otherwise Brevo holds no number to block).
+    """
+    flags: dict[str, bool] = {}
+    if Channel.EMAIL in view.opted_out:
+        flags["emailBlacklisted"] = True
+    if Channel.SMS in view.opted_out and CustomerField.PHONE in settings.attributes:
+        flags["smsBlacklisted"] = True
+    return flags
+
+
 def import_body(views: Sequence[ContactView], settings: BrevoSettings) -> dict[str, Any]:
     """``POST /contacts/import``: one asynchronous Brevo job for a large batch.
+
+    Its rows cannot carry per-contact unsubscribe flags, so the brick sends contacts with
+    ``opted_out`` channels one by one (``contact_body``) instead.
 
     Existing contacts are updated, empty values never erase Brevo's data, and the account owner
     is not emailed for every automated sync.
