@@ -20,6 +20,7 @@ from hub.cli import (
     keys_cmd,
     plugins_cmd,
     pressure_cmd,
+    report_cmd,
     send_cmd,
 )
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
@@ -116,6 +117,7 @@ def build_app() -> typer.Typer:
     app.add_typer(campaign_cmd.app, name="campaign")
     app.add_typer(keys_cmd.app, name="keys")
     app.add_typer(pressure_cmd.app, name="pressure")
+    app.add_typer(report_cmd.app, name="report")
     app.command("send")(send_cmd.send)
     app.command("demo")(demo_cmd.demo)
     return app

@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from rich.console import Console
@@ -20,6 +21,7 @@ __all__ = [
     "emit_json",
     "fail",
     "mask",
+    "parse_instant",
     "progress_bar",
     "stderr",
     "stdout",
@@ -45,6 +47,23 @@ class CliError(Exception):
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     raise CliError(message, code)
+
+
+def parse_instant(text: str | None, option: str = "--at") -> datetime:
+    """An exact instant (``None``: now). A time without offset would mean a different moment
+    on each machine, so it is refused with an example of what to write."""
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"{option}: {text!r} is not an ISO 8601 date-time (e.g. 2025-03-30T09:00:00+02:00)")
+    if value.tzinfo is None or value.utcoffset() is None:
+        fail(
+            f"{option}: {text!r} has no UTC offset; add one, e.g. "
+            f"{value.isoformat(timespec='seconds')}+02:00 or {value.isoformat(timespec='seconds')}Z"
+        )
+    return value
 
 
 def emit_json(data: Any) -> None:

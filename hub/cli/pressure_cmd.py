@@ -16,13 +16,12 @@ import typer
 from sqlalchemy import Engine
 
 from contracts import Channel, DecisionOutcome, MessageKind
-from hub.cli.output import EXIT_REFUSED, emit_json, fail, stdout
+from hub.cli.output import EXIT_REFUSED, emit_json, fail, parse_instant, stdout
 from hub.cli.tables import table
 from hub.pressure.engine import Decision
 from hub.pressure.insight import CustomerZone, UnknownCustomer, customer_zone, explain, report
 from hub.pressure.ledger import Ledger, LedgerError
 from hub.pressure.policy import Policy, UnknownScenario
-from hub.storage.types import utcnow
 
 _E = TypeVar("_E", Channel, MessageKind)
 
@@ -41,22 +40,6 @@ SentAtOption = Annotated[str, typer.Option("--at", help="When it was sent, ISO 8
 
 
 # -- input --------------------------------------------------------------------------------------
-def _parse_at(text: str | None, option: str = "--at") -> datetime:
-    """An exact instant: a time without offset would mean a different moment per machine."""
-    if text is None:
-        return utcnow()
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        fail(f"{option}: {text!r} is not an ISO 8601 date-time (e.g. 2025-03-30T09:00:00+02:00)")
-    if value.tzinfo is None or value.utcoffset() is None:
-        fail(
-            f"{option}: {text!r} has no UTC offset; add one, e.g. "
-            f"{value.isoformat(timespec='seconds')}+02:00 or {value.isoformat(timespec='seconds')}Z"
-        )
-    return value
-
-
 def _choice(enum: type[_E], option: str, value: str) -> _E:
     """Parsed here rather than by Typer, so a bad value is exit 2 naming the option."""
     try:
@@ -93,7 +76,7 @@ def _send(
     ctx: typer.Context, customer: str, channel: str, scenario: str, kind: str | None, at: str | None
 ) -> _Send:
     """Input errors first (no database touched for a typo), then the scenario and customer."""
-    when = _parse_at(at)
+    when = parse_instant(at)
     parsed_channel = _choice(Channel, "--channel", channel)
     parsed_kind = _choice(MessageKind, "--kind", kind) if kind is not None else None
     engine, ledger = _ledger(ctx)
@@ -235,7 +218,7 @@ def reserve(
 
 def _transition(ctx: typer.Context, reservation_id: int, json: bool, sent: str | None) -> None:
     """Commit (``sent`` is the --at text, or "" for now) or release (``sent`` is None)."""
-    sent_at = _parse_at(sent) if sent else None
+    sent_at = parse_instant(sent) if sent else None
     _, ledger = _ledger(ctx)
     try:
         if sent is None:
@@ -317,7 +300,7 @@ def explain_cmd(
     json_output: JsonOption = False,
 ) -> None:
     """A customer's ledger, each rule's usage now per channel, and the last decisions."""
-    when = _parse_at(at)
+    when = parse_instant(at)
     engine, ledger = _ledger(ctx)
     try:
         data = explain(engine, ledger, customer_id, at=when, decisions=limit)
