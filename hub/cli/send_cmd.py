@@ -145,8 +145,10 @@ def _print(outcome: SendOutcome, json_output: bool) -> None:
         line += f": {error.get('code')}: {error.get('message')}"
         line += f" (dead letter #{outcome.dead_letter_id})"
     else:
-        rule = f"[{data['rule']}] " if data["rule"] else ""
-        line += f": {rule}{data['reason']}"
+        reason = data["reason"] or ""
+        rule = data["rule"]
+        named = rule and not reason.startswith(rule)
+        line += f": [{rule}] {reason}" if named else f": {reason}"
         if data["until"]:
             line += f" (may go from {data['until']})"
     stdout.print(line, markup=False)
