@@ -1,0 +1,223 @@
+"""Find the customer an event is about, creating one only on a real identifier.
+
+Rules (docs/events.md, "Identity resolution"):
+
+* ``pseudonym``: looked up among the pseudonyms the hub issued to the brick named by the
+  event's ``source``; a pseudonym of another brick, or an unknown one, is refused.
+* ``identifiers``: resolved through the identity service's keyed digests. A new customer is
+  created only when the event carries an email, phone, shop customer id or CRM id: a site or
+  partner cookie alone is anonymous traffic and may only reach a customer it is already linked
+  to (otherwise the event is refused, and can be replayed once the cookie is linked).
+* ``customer.updated`` also attaches the contact's identifiers to that customer; identifiers of
+  two different customers are refused (merging is a separate, verified, reversible operation).
+
+Resolution is set-based: one pseudonym query, and one ``resolve_many`` per run of consecutive
+events with the same creation right, so a batch behaves as if its events came one by one (a
+cookie linked by an earlier event of the batch resolves a later cookie-only event).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
+
+from contracts import CustomerUpdated, Identifier, IdentifierKind
+from hub.contacts.apply import normalise_locale
+from hub.events.validate import CheckedEvent, EventRejected
+from hub.identity.normalize import InvalidIdentifier
+from hub.identity.service import (
+    IdentityConflict,
+    IdentityService,
+    NormalisedIdentifier,
+    Resolution,
+)
+from hub.storage.db import chunks
+from hub.storage.models import BrickPseudonym, IdentifierEntry
+from hub.storage.types import utcnow
+
+__all__ = ["CREATING_KINDS", "resolve_customers"]
+
+#: Identifier kinds that may create a customer: a source of record vouches for them.
+CREATING_KINDS = frozenset(
+    {
+        IdentifierKind.EMAIL,
+        IdentifierKind.PHONE,
+        IdentifierKind.SHOP_CUSTOMER_ID,
+        IdentifierKind.CRM_ID,
+    }
+)
+_PAIR_CHUNK = 400
+
+
+def _normalise(
+    identity: IdentityService, identifiers: Sequence[Identifier], prefix: str
+) -> list[NormalisedIdentifier]:
+    group = []
+    for index, identifier in enumerate(identifiers):
+        try:
+            group.append(identity.normalise(identifier))
+        except InvalidIdentifier as exc:
+            raise EventRejected(f"{prefix}.{index}.value", f"{exc.kind}: {exc.reason}") from None
+    return group
+
+
+def _check_profile(update: CustomerUpdated) -> None:
+    """The contact checks ``apply_contacts`` would fail on, run before anything is written."""
+    contact = update.contact
+    if contact.locale:
+        try:
+            normalise_locale(contact.locale)
+        except ValueError as exc:
+            raise EventRejected("payload.contact.locale", str(exc)) from None
+    if contact.time_zone:
+        try:
+            ZoneInfo(contact.time_zone.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise EventRejected(
+                "payload.contact.time_zone", "not an IANA time zone such as Europe/Paris"
+            ) from None
+
+
+def _pseudonym_owners(
+    session: Session, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    owners: dict[tuple[str, str], str] = {}
+    unique = sorted(set(pairs))
+    key = tuple_(col(BrickPseudonym.brick), col(BrickPseudonym.pseudonym))
+    for start in range(0, len(unique), _PAIR_CHUNK):
+        chunk = unique[start : start + _PAIR_CHUNK]
+        for row in session.exec(select(BrickPseudonym).where(key.in_(chunk))):
+            owners[(row.brick, row.pseudonym)] = row.customer_id
+    return owners
+
+
+def _anchors(session: Session, customer_ids: Sequence[str]) -> dict[str, NormalisedIdentifier]:
+    """One live identifier per customer, to attach new identifiers to a known customer through
+    ``resolve_many`` (which works on digests and never needs the plaintext)."""
+    now = utcnow()
+    anchors: dict[str, NormalisedIdentifier] = {}
+    for chunk in chunks(sorted(set(customer_ids))):
+        for entry in session.exec(
+            select(IdentifierEntry)
+            .where(col(IdentifierEntry.customer_id).in_(chunk))
+            .order_by(col(IdentifierEntry.first_seen_at))
+        ):
+            if entry.expires_at is not None and entry.expires_at <= now:
+                continue
+            anchors.setdefault(
+                entry.customer_id,
+                NormalisedIdentifier(
+                    IdentifierKind(entry.kind), entry.namespace, "", entry.verified, entry.digest
+                ),
+            )
+    return anchors
+
+
+@dataclass
+class _Group:
+    """Identifiers to resolve together: ``creates`` says whether they may create a customer;
+    ``blame`` is the field named if they cannot be resolved."""
+
+    identifiers: list[NormalisedIdentifier]
+    creates: bool
+    blame: str
+    source: str
+    #: Known from a pseudonym: an anchor identifier of theirs goes first in the group.
+    customer: str | None = None
+
+
+def _prepare(
+    session: Session, identity: IdentityService, events: Sequence[CheckedEvent]
+) -> list[_Group | str | EventRejected]:
+    """Per event: a group to resolve, a customer id known from a pseudonym, or a rejection."""
+    pseudonyms = _pseudonym_owners(
+        session,
+        [(c.envelope.source, c.envelope.pseudonym) for c in events if c.envelope.pseudonym],
+    )
+    prepared: list[_Group | str | EventRejected] = []
+    for checked in events:
+        envelope = checked.envelope
+        update = checked.model if isinstance(checked.model, CustomerUpdated) else None
+        try:
+            if update is not None:
+                _check_profile(update)
+            extra = (
+                _normalise(identity, update.contact.identifiers, "payload.contact.identifiers")
+                if update is not None
+                else []
+            )
+            if envelope.pseudonym:
+                customer = pseudonyms.get((envelope.source, envelope.pseudonym))
+                if customer is None:
+                    raise EventRejected(
+                        "pseudonym", f"not a pseudonym the hub issued to brick {envelope.source!r}"
+                    )
+                blame = "payload.contact.identifiers"
+                prepared.append(
+                    _Group(extra, False, blame, envelope.source, customer) if extra else customer
+                )
+                continue
+            group = _normalise(identity, envelope.identifiers, "identifiers") + extra
+            creates = any(n.kind in CREATING_KINDS for n in group)
+            prepared.append(_Group(group, creates, "identifiers", envelope.source))
+        except EventRejected as exc:
+            prepared.append(exc)
+    anchored = [g for g in prepared if isinstance(g, _Group) and g.customer]
+    anchors = _anchors(session, [g.customer for g in anchored if g.customer])
+    for index, item in enumerate(prepared):
+        if isinstance(item, _Group) and item.customer:
+            anchor = anchors.get(item.customer)
+            if anchor is None:
+                prepared[index] = EventRejected(
+                    item.blame, "the customer has no live identifier to attach these to"
+                )
+            else:
+                item.identifiers.insert(0, anchor)
+    return prepared
+
+
+def _refusal(result: Resolution | IdentityConflict | None, blame: str) -> EventRejected:
+    if isinstance(result, IdentityConflict):
+        return EventRejected(blame, str(result))
+    return EventRejected(
+        blame,
+        "no customer is known by these identifiers, and cookies alone cannot create one "
+        "(send an email, phone, shop customer id or CRM id with the event)",
+    )
+
+
+def resolve_customers(
+    session: Session, identity: IdentityService, events: Sequence[CheckedEvent]
+) -> list[str | EventRejected]:
+    """The customer id of each event, in order, or why it cannot be resolved.
+
+    Every check that can refuse an event runs before ``resolve_many`` writes anything for it.
+    """
+    prepared = _prepare(session, identity, events)
+    results: list[str | EventRejected] = []
+    runs: list[list[tuple[int, _Group]]] = []
+    for index, item in enumerate(prepared):
+        if not isinstance(item, _Group):
+            results.append(item)
+            continue
+        results.append(EventRejected("event", "not resolved"))  # replaced below
+        last = runs[-1][-1][1] if runs else None
+        if last is not None and (last.creates, last.source) == (item.creates, item.source):
+            runs[-1].append((index, item))
+        else:
+            runs.append([(index, item)])
+    for run in runs:
+        first = run[0][1]
+        resolved = identity.resolve_many(
+            session, [g.identifiers for _, g in run], source=first.source, create=first.creates
+        )
+        for (index, group), result in zip(run, resolved, strict=True):
+            if isinstance(result, Resolution) and group.customer in (None, result.customer_id):
+                results[index] = result.customer_id
+            else:
+                results[index] = _refusal(result, group.blame)
+    return results
