@@ -17,6 +17,7 @@ from hub.cli import (
     contacts_cmd,
     db_cmd,
     demo_cmd,
+    events_cmd,
     keys_cmd,
     plugins_cmd,
     pressure_cmd,
@@ -117,6 +118,7 @@ def build_app() -> typer.Typer:
     app.add_typer(campaign_cmd.app, name="campaign")
     app.add_typer(keys_cmd.app, name="keys")
     app.add_typer(pressure_cmd.app, name="pressure")
+    app.add_typer(events_cmd.app, name="events")
     app.add_typer(report_cmd.app, name="report")
     app.command("send")(send_cmd.send)
     app.command("demo")(demo_cmd.demo)
