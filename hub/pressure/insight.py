@@ -31,7 +31,8 @@ from sqlalchemy import (
 
 from contracts import Channel, MessageKind
 from hub.durations import format_duration
-from hub.pressure.ledger import COUNTING, CUSTOMERS, DECISIONS, LEDGER, Ledger
+from hub.pressure.decisions import all_decisions
+from hub.pressure.ledger import COUNTING, CUSTOMERS, LEDGER, Ledger
 from hub.pressure.policy import Policy, RuleSpec
 from hub.storage.types import UTCDateTime, utcnow
 
@@ -140,12 +141,7 @@ def explain(
             .order_by(LEDGER.c.at, LEDGER.c.id)
             .limit(_LEDGER_ROWS + 1)
         ).all()
-        recent = connection.execute(
-            select(DECISIONS)
-            .where(DECISIONS.c.customer_id == customer_id)
-            .order_by(DECISIONS.c.decided_at.desc(), DECISIONS.c.id.desc())
-            .limit(decisions)
-        ).all()
+        recent = connection.execute(all_decisions(customer_id=customer_id).limit(decisions)).all()
     ledger_rows = [
         {
             "id": r.id,
@@ -326,15 +322,14 @@ def report(engine: Engine, policy: Policy, *, days: int = 30) -> dict[str, Any]:
     week, month = now - timedelta(days=7), now - timedelta(days=30)
     with engine.connect() as connection:
         distribution = _distribution(connection, policy, now)
+        recent = all_decisions(since=since).order_by(None).subquery()
         outcomes = connection.execute(
-            select(DECISIONS.c.outcome, func.count())
-            .where(DECISIONS.c.decided_at > since)
-            .group_by(DECISIONS.c.outcome)
+            select(recent.c.outcome, func.count()).group_by(recent.c.outcome)
         ).all()
         refusals = connection.execute(
-            select(DECISIONS.c.rule, DECISIONS.c.outcome, func.count())
-            .where(DECISIONS.c.decided_at > since, DECISIONS.c.outcome != "allowed")
-            .group_by(DECISIONS.c.rule, DECISIONS.c.outcome)
+            select(recent.c.rule, recent.c.outcome, func.count())
+            .where(recent.c.outcome != "allowed")
+            .group_by(recent.c.rule, recent.c.outcome)
         ).all()
         reserved = connection.execute(
             select(

@@ -196,8 +196,8 @@ class Ledger:
     ) -> Reservation:
         """Decide and, when allowed, hold the slot; the same idempotency key replays.
 
-        One transaction: lock, replay lookup, history, then the ledger row (already ``sent``
-        when ``commit``) and the decision log row.
+        One transaction: lock, replay lookup, history, then either the ledger row (already
+        ``sent`` when ``commit``) holding its granting decision, or the refusal's decision row.
         """
         now = utcnow()
         at = at or now
@@ -205,6 +205,8 @@ class Ledger:
         with self._transaction(write=True) as connection:
             self._lock(connection, customer_id)
             if idempotency_key is not None:
+                if self._postgres:
+                    connection.first(sql.key_lock, {"key": idempotency_key})
                 replay = self._replay(connection, idempotency_key)
                 if replay is not None:
                     return replay
@@ -213,49 +215,67 @@ class Ledger:
             )
             self._remember_version(connection, now)
             reservation_id = None
-            stamp, when = to_db(now), to_db(at)
-            if decision.outcome is DecisionOutcome.ALLOWED:
-                expires_at = None if commit else max(at, now) + self.policy.settings.reservation_ttl
-                reservation_id = connection.insert(
-                    sql.insert_entry,
+            if decision.outcome is not DecisionOutcome.ALLOWED:
+                connection.run(
+                    sql.insert_decision,
                     {
                         "customer_id": customer_id,
                         "channel": channel.value,
                         "scenario": scenario,
                         "kind": intent.kind.value,
-                        "weight": intent.weight,
-                        "priority": intent.priority,
-                        "status": "sent" if commit else "reserved",
-                        "at": when,
-                        "expires_at": to_db(expires_at),
-                        "idempotency_key": idempotency_key,
+                        "at": to_db(at),
+                        "outcome": decision.outcome.value,
+                        "rule": decision.rule,
+                        "reason": decision.reason[:1000],
+                        "until": to_db(decision.until),
+                        "consulted": _consulted_json(decision.consulted),
                         "rule_set_version": decision.version,
-                        "source": "hub",
-                        "created_at": stamp,
-                        "updated_at": stamp,
+                        "idempotency_key": idempotency_key,
+                        "reservation_id": None,
+                        "decided_at": to_db(now),
                     },
                 )
-            connection.run(
-                sql.insert_decision,
-                {
-                    "customer_id": customer_id,
-                    "channel": channel.value,
-                    "scenario": scenario,
-                    "kind": intent.kind.value,
-                    "at": when,
-                    "outcome": decision.outcome.value,
-                    "rule": decision.rule,
-                    "reason": decision.reason[:1000],
-                    "until": to_db(decision.until),
-                    "consulted": _consulted_json(decision.consulted),
-                    "rule_set_version": decision.version,
-                    "idempotency_key": idempotency_key,
-                    "reservation_id": reservation_id,
-                    "decided_at": stamp,
-                },
-            )
+            else:  # granted: the decision is stored in the reservation's own row
+                reservation_id = self._insert_granted(
+                    connection, customer_id, intent, decision, idempotency_key, commit, now
+                )
         self._stored()
         return Reservation(decision, reservation_id)
+
+    def _insert_granted(
+        self,
+        connection: Transaction,
+        customer_id: str,
+        intent: Intent,
+        decision: Decision,
+        idempotency_key: str | None,
+        commit: bool,
+        now: datetime,
+    ) -> int:
+        """The reservation's row, holding the decision that granted it."""
+        to_db, stamp, at = self._sql.to_db, self._sql.to_db(now), intent.at
+        expires_at = None if commit else max(at, now) + self.policy.settings.reservation_ttl
+        return connection.insert(
+            self._sql.insert_entry,
+            {
+                "customer_id": customer_id,
+                "channel": intent.channel.value,
+                "scenario": intent.scenario,
+                "kind": intent.kind.value,
+                "weight": intent.weight,
+                "priority": intent.priority,
+                "status": "sent" if commit else "reserved",
+                "at": to_db(at),
+                "expires_at": to_db(expires_at),
+                "idempotency_key": idempotency_key,
+                "rule_set_version": decision.version,
+                "source": "hub",
+                "created_at": stamp,
+                "updated_at": stamp,
+                "decision_reason": decision.reason[:1000],
+                "decision_consulted": _consulted_json(decision.consulted),
+            },
+        )
 
     def _replay(self, connection: Transaction, key: str) -> Reservation | None:
         row = connection.first(self._sql.replay, {"key": key})
@@ -353,6 +373,8 @@ class Ledger:
                     "source": source,
                     "created_at": stamp,
                     "updated_at": stamp,
+                    "decision_reason": None,
+                    "decision_consulted": None,
                 },
             )
         self._stored()

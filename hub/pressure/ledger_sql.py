@@ -42,16 +42,23 @@ SELECT 1, type, occurred_at, NULL, NULL, NULL, NULL, NULL FROM customer_events
 WHERE customer_id = :customer AND type IN ({types})
   AND occurred_at > :low AND occurred_at <= :horizon
 """
+# A replay finds a granted decision in its ledger row (``decision_consulted`` set; a planned row
+# has a key but no decision), any other one in pressure_decisions (and granted ones stored
+# before migration 0005): one statement, two searches on the unique keys.
 REPLAY = """
+SELECT 'allowed', NULL, decision_reason, NULL, decision_consulted, rule_set_version, id
+FROM pressure_ledger WHERE idempotency_key = :key AND decision_consulted IS NOT NULL
+UNION ALL
 SELECT outcome, rule, reason, until, consulted, rule_set_version, reservation_id
 FROM pressure_decisions WHERE idempotency_key = :key
 """
 INSERT_ENTRY = """
 INSERT INTO pressure_ledger (customer_id, channel, scenario, kind, weight, priority, status, at,
                              expires_at, idempotency_key, rule_set_version, source, created_at,
-                             updated_at)
+                             updated_at, decision_reason, decision_consulted)
 VALUES (:customer_id, :channel, :scenario, :kind, :weight, :priority, :status, :at,
-        :expires_at, :idempotency_key, :rule_set_version, :source, :created_at, :updated_at)
+        :expires_at, :idempotency_key, :rule_set_version, :source, :created_at, :updated_at,
+        :decision_reason, :decision_consulted)
 """
 INSERT_DECISION = """
 INSERT INTO pressure_decisions (customer_id, channel, scenario, kind, at, outcome, rule, reason,
@@ -61,7 +68,8 @@ VALUES (:customer_id, :channel, :scenario, :kind, :at, :outcome, :rule, :reason,
         :consulted, :rule_set_version, :idempotency_key, :reservation_id, :decided_at)
 """
 # A transition is one conditional update; only when it changes nothing is the row read, to
-# tell an idempotent repeat from a reservation that is gone or already settled otherwise.
+# tell an idempotent repeat from a reservation that is gone or already settled otherwise. A
+# commit that moves ``at`` keeps the time the granting decision was asked for.
 TRANSITION = """
 UPDATE pressure_ledger SET status = :target, updated_at = :now, expires_at = NULL{at}
 WHERE id = :id AND status IN ('reserved', 'expired')
@@ -73,6 +81,13 @@ INSERT_VERSION = (
     "VALUES (:version, :rules, :first_used_at) ON CONFLICT (version) DO NOTHING"
 )
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"
+# Granted and refused decisions live in two tables, so a key's uniqueness across them is kept
+# by a second advisory lock (PostgreSQL; SQLite has one writer at a time anyway).
+KEY_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('idempotency:' || :key, 0))"
+MOVED_AT = (
+    ", decision_at = COALESCE(decision_at, CASE WHEN decision_consulted IS NOT NULL THEN at END)"
+    ", at = :at"
+)
 _SQLITE_FORMAT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
 NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -116,11 +131,12 @@ class Statements:
         self.insert_entry = style(INSERT_ENTRY + returning)
         self.insert_decision = style(INSERT_DECISION)
         self.transition = style(TRANSITION.format(at=""))
-        self.transition_at = style(TRANSITION.format(at=", at = :at"))
+        self.transition_at = style(TRANSITION.format(at=MOVED_AT))
         self.status = style(STATUS)
         self.customer = style(CUSTOMER)
         self.insert_version = style(INSERT_VERSION)
         self.lock = style(LOCK)
+        self.key_lock = style(KEY_LOCK)
         timestamp = UTCDateTime().dialect_impl(dialect)
         self.to_db: Callable[[datetime | None], Any] = timestamp.bind_processor(dialect) or _same
         self.from_db: Callable[[Any], datetime] = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hub.storage.types import UTCDateTime, utcnow
@@ -23,11 +23,11 @@ __all__ = [
     "CustomerKey",
     "DeadLetter",
     "IdentifierEntry",
+    "Job",
     "LedgerEntry",
+    "OutcomeRecord",
     "PressureDecision",
     "RuleSet",
-    "Job",
-    "OutcomeRecord",
     "SendRecord",
     "SourceCursor",
     "VaultEntry",
@@ -193,12 +193,24 @@ class LedgerEntry(SQLModel, table=True):
 
     Rows stay pseudonymous (customer id, never contact points), so erasure can keep them and
     pressure still follows the person's history.
+
+    A row granted by ``Ledger.reserve`` also holds that decision (``decision_*``; its time is
+    ``created_at``), instead of a ``pressure_decisions`` row: one row and three index entries
+    fewer per granted send, the bulk of the send-time write cost. Refusals, which write no
+    ledger row, stay in ``pressure_decisions``. The status index only holds reservations: the
+    expiry sweep and the report are its only readers, and sent rows never need it.
     """
 
     __tablename__ = "pressure_ledger"
     __table_args__ = (
         Index("ix_ledger_customer_at", "customer_id", "at"),
-        Index("ix_ledger_status_expiry", "status", "expires_at"),
+        Index(
+            "ix_ledger_status_expiry",
+            "status",
+            "expires_at",
+            sqlite_where=text("status = 'reserved'"),
+            postgresql_where=text("status = 'reserved'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -216,10 +228,19 @@ class LedgerEntry(SQLModel, table=True):
     source: str = Field(default="hub", max_length=64)
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+    #: The granting decision's explanation (NULL: no decision, e.g. recorded or planned rows).
+    decision_reason: str | None = Field(default=None, max_length=1000)
+    decision_consulted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: The send time the decision was asked for, kept only once a commit moved ``at``.
+    decision_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class PressureDecision(SQLModel, table=True):
-    """Every reserve decision with the rules it consulted, for explanations and reports."""
+    """Reserve decisions that granted nothing (deferred, denied), with the rules consulted.
+
+    Granted decisions live in their ledger row (``LedgerEntry.decision_*``); explanations,
+    reports and idempotent replays read both (``hub.pressure.decisions``).
+    """
 
     __tablename__ = "pressure_decisions"
     __table_args__ = (Index("ix_decisions_customer", "customer_id", "decided_at"),)

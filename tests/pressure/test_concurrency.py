@@ -31,11 +31,12 @@ import pytest
 from sqlalchemy import Connection, RootTransaction, insert, select, text
 
 from contracts import Channel, DecisionOutcome, MessageKind
+from hub.pressure.decisions import all_decisions
 from hub.pressure.ledger import Ledger
 from hub.pressure.policy import Policy
 from hub.runtime import open_runtime
 from hub.storage.db import create_db_engine
-from hub.storage.models import Customer, LedgerEntry, PressureDecision, RuleSet
+from hub.storage.models import Customer, LedgerEntry, RuleSet
 from hub.storage.models import table as t
 from tests.pressure.conftest import PressureHub
 
@@ -337,7 +338,7 @@ def scenario(
             c.id: ZoneInfo(c.time_zone or "UTC")
             for c in connection.execute(select(t(Customer).c.id, t(Customer).c.time_zone))
         }
-        decisions = t(PressureDecision)
+        decisions = all_decisions().subquery()
         outcomes = Counter(o for (o,) in connection.execute(select(decisions.c.outcome)))
         violated: Counter[str] = Counter()
         for (consulted,) in connection.execute(select(decisions.c.consulted)):

@@ -42,12 +42,11 @@ from sqlalchemy import func, select
 from contracts import Channel, Contact, DecisionOutcome, Identifier, IdentifierKind, MessageKind
 from hub.contacts.apply import apply_contact
 from hub.pressure import ledger as ledger_module
+from hub.pressure.decisions import all_decisions
 from hub.pressure.ledger import Ledger, LedgerError, Reservation
 from hub.pressure.policy import Policy
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
-from hub.storage.models import PressureDecision
-from hub.storage.models import table as t
 from hub.testing import make_installation
 from tests.pressure.test_concurrency import CapSpec, Row, counting, load_rows, overshoots
 
@@ -388,7 +387,7 @@ class LedgerMachine(RuleBasedStateMachine):
         with self.runtime.engine.connect() as connection:
             rows = load_rows(connection)
             decisions = connection.execute(
-                select(func.count()).select_from(t(PressureDecision))
+                select(func.count()).select_from(all_decisions().subquery())
             ).scalar_one()
         assert rows == sorted(self.model.rows.values(), key=lambda r: r.id)
         assert decisions == self.model.decisions  # replays write nothing
