@@ -1,0 +1,6 @@
+"""``hub worker``: claims due scenario jobs and sends them through the core's send path."""
+
+from hub.worker.loop import WorkerReport, run_worker, run_worker_async
+from hub.worker.settings import WorkerSettings
+
+__all__ = ["WorkerReport", "WorkerSettings", "run_worker", "run_worker_async"]
