@@ -18,11 +18,13 @@ from hub.cli import (
     db_cmd,
     demo_cmd,
     events_cmd,
+    jobs_cmd,
     keys_cmd,
     plugins_cmd,
     pressure_cmd,
     report_cmd,
     send_cmd,
+    worker_cmd,
 )
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
 from hub.config import ConfigError, find_config_path, load_settings
@@ -120,7 +122,9 @@ def build_app() -> typer.Typer:
     app.add_typer(pressure_cmd.app, name="pressure")
     app.add_typer(events_cmd.app, name="events")
     app.add_typer(report_cmd.app, name="report")
+    app.add_typer(jobs_cmd.app, name="jobs")
     app.command("send")(send_cmd.send)
+    app.command("worker")(worker_cmd.worker)
     app.command("demo")(demo_cmd.demo)
     return app
 
