@@ -77,6 +77,7 @@ def test_an_event_schedules_its_scenario_jobs_in_the_same_transaction(observed):
     order = event(
         "order",
         type="order.placed",
+        occurred_at="2026-03-02T10:30:00+00:00",
         payload={
             k: v for k, v in cart(order_id="o-1").items() if k not in {"cart_id", "updated_at"}
         },
