@@ -86,7 +86,12 @@ def scan_inactivity(
                         earlier.c.scenario == name,
                         earlier.c.trigger_event_id.is_(None),
                         earlier.c.created_at < _at(now),  # not this scan's other steps
-                        *[~c for c in _activity_after(rule, CUSTOMERS.c.id, earlier.c.created_at)],
+                        *[
+                            ~c
+                            for c in _activity_after(
+                                rule, earlier.c.customer_id, earlier.c.created_at
+                            )
+                        ],
                     )
                 ),
             ]

@@ -76,8 +76,9 @@ def insert_jobs(bind: Session | Connection, rows: Sequence[Mapping[str, Any]]) -
     if not rows:
         return 0
     connection = bind.connection() if isinstance(bind, Session) else bind
-    result = connection.execute(_insert_ignore(connection.dialect.name), list(rows))
-    return max(result.rowcount or 0, 0)
+    # RETURNING counts what was inserted: drivers disagree on rowcount for ignored rows.
+    statement = _insert_ignore(connection.dialect.name).returning(JOBS.c.id)
+    return len(connection.execute(statement, list(rows)).all())
 
 
 #: The column order of ``insert_jobs_from`` queries.
@@ -100,5 +101,5 @@ def insert_jobs_from(connection: Connection, query: Select[Any]) -> int:
     """``INSERT INTO jobs (JOB_COLUMNS) SELECT ...``, ignoring keys already present."""
     statement = _insert_ignore(connection.dialect.name)
     # from_select on the dialect insert keeps its ON CONFLICT clause.
-    result = connection.execute(statement.from_select(list(JOB_COLUMNS), query))
-    return max(result.rowcount or 0, 0)
+    inserted = statement.from_select(list(JOB_COLUMNS), query).returning(JOBS.c.id)
+    return len(connection.execute(inserted).all())
