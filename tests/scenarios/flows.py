@@ -75,9 +75,16 @@ def base_time() -> datetime:
 
 
 @contextmanager
-def flow_runtime(root: Path, database_url: str, extra: str = "") -> Iterator[Runtime]:
+def flow_runtime(
+    root: Path, database_url: str, extra: str = "", replace: dict[str, str] | None = None
+) -> Iterator[Runtime]:
+    """An installation with ``FLOWS`` (edited by ``replace``: old text -> new) and ``extra``."""
+    flows = FLOWS
+    for old, new in (replace or {}).items():
+        assert old in flows, old
+        flows = flows.replace(old, new, 1)
     installation = make_installation(
-        root, bricks=OUTBOX, database_url=database_url, extra=FLOWS + extra
+        root, bricks=OUTBOX, database_url=database_url, extra=flows + extra
     )
     runtime = installation.runtime()
     try:
