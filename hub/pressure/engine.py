@@ -81,6 +81,13 @@ class Decision:
 _Check = tuple[bool, datetime | None, RuleUsage | None]
 
 
+def _usage(*, rule: str, used: float, limit: float, ok: bool, detail: str) -> RuleUsage:
+    """A ``RuleUsage`` without pydantic's validation (~2 us, nine times a decision): the same
+    object, as the values already have the validated types (float() as validation would)."""
+    used, limit = float(used), float(limit)
+    return RuleUsage.model_construct(rule=rule, used=used, limit=limit, ok=ok, detail=detail)
+
+
 def _counted(rule: RuleSpec, past: Sequence[PastContact]) -> list[PastContact]:
     """The contacts the rule counts (kind and scope), in their original order."""
     counts, in_scope = rule.counts, rule.in_scope
@@ -107,7 +114,7 @@ def _rolling(
     usage = None
     if explain:
         detail = f"{used:g} + {new:g} within {rule.describe_window()} (limit {rule.limit:g})"
-        usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
+        usage = _usage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
     if ok:
         return True, None, usage
     leaving = [c.at + window for c in counted if c.at + window > at]
@@ -125,7 +132,7 @@ def _calendar(
     usage = None
     if explain:
         detail = f"{used:g} + {new:g} this {rule.calendar} (limit {rule.limit:g}, local time)"
-        usage = RuleUsage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
+        usage = _usage(rule=rule.name, used=used, limit=rule.limit, ok=ok, detail=detail)
     return ok, None if ok or new > rule.limit else end, usage
 
 
@@ -148,18 +155,13 @@ def _gap(
             if before
             else ("no contact in scope yet")
         )
-        usage = RuleUsage(
+        usage = _usage(
             rule=rule.name, used=0, limit=0, ok=True, detail=f"{since}, minimum gap {hours:g} h"
         )
         return True, None, usage
     nearest = min(abs(c.at - at) for c in conflicts).total_seconds() / 3600
-    usage = RuleUsage(
-        rule=rule.name,
-        used=len(conflicts),
-        limit=0,
-        ok=False,
-        detail=f"a contact {nearest:.1f} h away, minimum gap {hours:g} h",
-    )
+    detail = f"a contact {nearest:.1f} h away, minimum gap {hours:g} h"
+    usage = _usage(rule=rule.name, used=len(conflicts), limit=0, ok=False, detail=detail)
     return False, min(c.at + gap for c in conflicts), usage
 
 
@@ -185,7 +187,7 @@ def _decay(
     usage = None
     if explain:
         detail = f"pressure {now:.2f} + weight {intent.weight:g} (threshold {threshold:g})"
-        usage = RuleUsage(rule=rule.name, used=round(now, 4), limit=threshold, ok=ok, detail=detail)
+        usage = _usage(rule=rule.name, used=round(now, 4), limit=threshold, ok=ok, detail=detail)
     if ok:
         return True, None, usage
     room = threshold - intent.weight
@@ -206,7 +208,7 @@ def _exclusion(
         usage = None
         if explain:
             detail = f"scenario {intent.scenario} is excepted"
-            usage = RuleUsage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
+            usage = _usage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
         return True, None, usage
     low = at - window
     hits = [e.at for e in events if e.type == rule.event and low <= e.at <= at]
@@ -214,12 +216,12 @@ def _exclusion(
         usage = None
         if explain:
             detail = f"no {rule.event} in the last {rule.describe_window()}"
-            usage = RuleUsage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
+            usage = _usage(rule=rule.name, used=0, limit=0, ok=True, detail=detail)
         return True, None, usage
     usage = None
     if explain:
         days = (at - max(hits)).total_seconds() / 86400
-        usage = RuleUsage(
+        usage = _usage(
             rule=rule.name,
             used=len(hits),
             limit=0,
@@ -238,7 +240,7 @@ def _quiet(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: boo
     if explain:
         span = f"{rule.hours_text()} {intent.zone.key}"
         text = f"inside quiet hours {span}" if inside else f"outside quiet hours {span}"
-        usage = RuleUsage(rule=rule.name, used=int(inside), limit=0, ok=not inside, detail=text)
+        usage = _usage(rule=rule.name, used=int(inside), limit=0, ok=not inside, detail=text)
     if not inside:
         return True, None, usage
     return False, next_quiet_end(at, rule.start, rule.end, intent.zone), usage
@@ -247,13 +249,8 @@ def _quiet(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: boo
 def _exempt(rule: RuleSpec, intent: Intent, at: datetime, _: object, explain: bool) -> _Check:
     usage = None
     if explain:
-        usage = RuleUsage(
-            rule=rule.name,
-            used=0,
-            limit=rule.limit,
-            ok=True,
-            detail=f"exempt: rule applies to {rule.kinds_text()} sends only",
-        )
+        detail = f"exempt: rule applies to {rule.kinds_text()} sends only"
+        usage = _usage(rule=rule.name, used=0, limit=rule.limit, ok=True, detail=detail)
     return True, None, usage
 
 
@@ -306,9 +303,7 @@ def _checks(
 
 
 def _delay_text(max_delay: timedelta) -> str:
-    """``format_duration`` only takes config durations (positive whole seconds); ``decide`` is
-    also called with no room at all (``max_delay=0``: "may it go out exactly then?"), which
-    must deny with a reason rather than raise."""
+    """``format_duration`` takes positive whole seconds; ``decide`` may get ``max_delay=0``."""
     if max_delay > timedelta(0) and not max_delay.microseconds:
         return format_duration(max_delay)
     return "none" if max_delay == timedelta(0) else str(max_delay)

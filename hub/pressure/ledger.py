@@ -25,7 +25,7 @@ from sqlalchemy import Engine, update
 
 from contracts import Channel, DecisionOutcome, MessageKind, RuleUsage
 from hub.pressure.engine import Decision, Intent, PastContact, PastEvent, decide
-from hub.pressure.ledger_sql import Statements, Transaction
+from hub.pressure.ledger_sql import Statements, Transaction, consulted_json
 from hub.pressure.policy import Policy
 from hub.storage.models import Customer, CustomerEvent, LedgerEntry, PressureDecision
 from hub.storage.models import table as t
@@ -39,17 +39,6 @@ COUNTING = ("sent", "recorded")
 # Enum members by stored value: a dict lookup instead of an enum call per history row.
 _CHANNELS = {c.value: c for c in Channel}
 _KINDS = {k.value: k for k in MessageKind}
-
-
-def _consulted_json(consulted: list[RuleUsage]) -> str:
-    """``json.dumps([u.model_dump() ...])`` without pydantic's serializer per rule (the same
-    keys, order and values: the fields are plain floats, a bool and strings)."""
-    return json.dumps(
-        [
-            {"rule": u.rule, "used": u.used, "limit": u.limit, "ok": u.ok, "detail": u.detail}
-            for u in consulted
-        ]
-    )
 
 
 class LedgerError(Exception):
@@ -228,7 +217,7 @@ class Ledger:
                         "rule": decision.rule,
                         "reason": decision.reason[:1000],
                         "until": to_db(decision.until),
-                        "consulted": _consulted_json(decision.consulted),
+                        "consulted": consulted_json(decision.consulted),
                         "rule_set_version": decision.version,
                         "idempotency_key": idempotency_key,
                         "reservation_id": None,
@@ -273,7 +262,7 @@ class Ledger:
                 "created_at": stamp,
                 "updated_at": stamp,
                 "decision_reason": decision.reason[:1000],
-                "decision_consulted": _consulted_json(decision.consulted),
+                "decision_consulted": consulted_json(decision.consulted),
             },
         )
 

@@ -10,18 +10,30 @@ write. Every read is keyed by customer id, each one an index search (``ix_ledger
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii as _quote
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from contracts import RuleUsage
 from hub.storage.types import UTCDateTime
 
-__all__ = ["EVENTS", "HISTORY", "Statements", "Transaction", "sqlite_from_db", "sqlite_to_db"]
+__all__ = [
+    "EVENTS",
+    "HISTORY",
+    "Statements",
+    "Transaction",
+    "consulted_json",
+    "sqlite_from_db",
+    "sqlite_to_db",
+]
 
 # One statement per decision, keyed by customer id: the customer's time zone and the contacts
 # that can count (index ix_ledger_customer_at: customer_id, at range), then, in the same round
@@ -112,6 +124,26 @@ def sqlite_from_db(value: str | None) -> datetime | None:
     if value is None:
         return None
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def consulted_json(consulted: list[RuleUsage]) -> str:
+    """Exactly ``json.dumps([u.model_dump() for u in consulted])`` (same keys, order, spacing,
+    float reprs and string escapes), written out: the generic encoder took ~20 us a decision.
+    ``used`` and ``limit`` are floats (as validation makes them), ``ok`` a bool."""
+    return (
+        "["
+        + ", ".join(
+            f'{{"rule": {_quote(u.rule)}, "used": {_number(u.used)}, '
+            f'"limit": {_number(u.limit)}, "ok": {"true" if u.ok else "false"}, '
+            f'"detail": {_quote(u.detail)}}}'
+            for u in consulted
+        )
+        + "]"
+    )
+
+
+def _number(value: float) -> str:
+    return float.__repr__(value) if math.isfinite(value) else json.dumps(value)
 
 
 class Statements:
