@@ -273,7 +273,7 @@ def test_a_disabled_sink_is_never_told(tmp_path: Path, database_url: str) -> Non
 def test_a_consent_given_after_the_opt_out_still_wins(hub: Hub) -> None:
     """The denial is dated when the vendor saw it, so a later re-subscription is current."""
     runtime = hub.runtime
-    customer = add_customer(runtime)  # consent granted now
+    customer = add_customer(runtime)  # consent granted an hour ago
     earlier = _outcome(
         OutcomeType.UNSUBSCRIBED,
         pseudonym=_holds(runtime, "fake_hook", customer),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -174,14 +175,16 @@ def make_hub(
 
 
 def add_customer(runtime: Runtime, *, consent: bool = True) -> str:
-    """One person with email and phone, marketing consent granted on both when ``consent``."""
+    """One person with email and phone; when ``consent``, marketing consent on both granted an
+    hour ago (vendors date outcomes to the second: a consent given the same instant would win
+    over an unsubscribe reported for that second, as a later statement should)."""
     consents = [
         Consent(
             channel=channel,
             purpose=Purpose.MARKETING,
             status=ConsentStatus.GRANTED,
             source="test",
-            recorded_at=utcnow(),
+            recorded_at=utcnow() - timedelta(hours=1),
         )
         for channel in (Channel.EMAIL, Channel.SMS)
         if consent
