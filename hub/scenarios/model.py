@@ -54,6 +54,8 @@ def parse_delay(text: str) -> timedelta:
     """A duration that may be zero (``"0s"``: the first step of a flow goes out at once)."""
     if _ZERO.fullmatch(text) and text.strip() != "P":
         return timedelta(0)
+    if text.strip().startswith("-"):
+        raise ValueError(f"invalid delay {text.strip()[:40]!r}: must be zero or more")
     return parse_duration(text)
 
 
