@@ -24,6 +24,7 @@ from hub.cli import (
     pressure_cmd,
     report_cmd,
     send_cmd,
+    serve_cmd,
     worker_cmd,
 )
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
@@ -125,6 +126,7 @@ def build_app() -> typer.Typer:
     app.add_typer(jobs_cmd.app, name="jobs")
     app.command("send")(send_cmd.send)
     app.command("worker")(worker_cmd.worker)
+    app.command("serve")(serve_cmd.serve)
     app.command("demo")(demo_cmd.demo)
     return app
 
