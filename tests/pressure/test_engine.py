@@ -662,6 +662,30 @@ def test_the_same_idempotency_key_replays_the_decision(pressure_hub: HubFactory)
     assert versions == [hub.ledger.policy.version]
 
 
+def test_a_granted_decision_keeps_its_send_time_when_the_commit_moves_it(
+    pressure_hub: HubFactory,
+) -> None:
+    """Granted decisions live in their ledger row: a commit at another time moves the contact,
+    not the decision, which still replays and lists exactly as it was made."""
+    hub = pressure_hub(LEDGER_TOML.format(limit=5))
+    customer = hub.customer("moved@example.com")
+    asked = datetime(2030, 1, 15, 9, 0, tzinfo=UTC)
+    first = hub.ledger.reserve(customer, EMAIL, "promo", at=asked, idempotency_key="moved-1")
+    assert first.reservation_id is not None
+    sent = asked + timedelta(hours=2)
+    assert hub.ledger.commit(first.reservation_id, sent_at=sent) == "sent"
+    assert hub.ledger.commit(first.reservation_id, sent_at=sent + timedelta(hours=1)) == "sent"
+    replayed = hub.ledger.reserve(customer, EMAIL, "promo", idempotency_key="moved-1")
+    assert (replayed.replayed, replayed.reservation_id) == (True, first.reservation_id)
+    assert replayed.decision == first.decision
+    with hub.runtime.engine.connect() as connection:
+        [row] = connection.execute(all_decisions(customer_id=customer)).all()
+        contact = connection.execute(select(LedgerEntry.at)).scalar_one()
+    assert (row.at, row.outcome, row.reason) == (asked, "allowed", first.decision.reason)
+    assert (row.reservation_id, row.idempotency_key) == (first.reservation_id, "moved-1")
+    assert contact == sent
+
+
 def test_commit_and_release_refuse_impossible_transitions(pressure_hub: HubFactory) -> None:
     hub = pressure_hub(LEDGER_TOML.format(limit=5))
     ledger = hub.ledger
