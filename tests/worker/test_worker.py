@@ -4,6 +4,7 @@ and a customer's most important message goes first."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -165,3 +166,28 @@ def _signup(email: str, at: datetime) -> dict:
         "identifiers": [{"kind": "email", "value": email}],
         "payload": {"method": "newsletter"},
     }
+
+
+def test_a_stop_request_finishes_the_job_in_hand_and_puts_the_rest_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    t0 = base_time()
+    with flow_runtime(tmp_path, database_url) as runtime:
+        for name in ("ada", "bob", "eve"):
+            _customer(runtime, f"{name}@example.com", t0)
+            ingest(runtime, cart(f"{name}@example.com", f"c-{name}", t0))
+        stop = threading.Event()
+        report = run_worker(
+            runtime,
+            worker_id="w1",
+            until_idle=True,
+            now=t0 + timedelta(hours=1),
+            stop=stop,
+            on_job=lambda _result: stop.set(),
+        )
+        assert report.stopped and report.statuses == {"done": 1}
+        step0 = jobs(runtime, scenario="cart_recovery", step=0)
+        assert sorted(j.status for j in step0) == ["done", "scheduled", "scheduled"]
+        assert {j.attempts for j in step0 if j.status == "scheduled"} == {0}
+        rest = run_worker(runtime, worker_id="w1", until_idle=True, now=t0 + timedelta(hours=1))
+        assert rest.statuses == {"done": 2} and len(outbox(runtime)) == 3
