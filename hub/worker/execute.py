@@ -95,7 +95,7 @@ def _record(runtime: Runtime, job: ClaimedJob, worker_id: str, result: JobResult
     if result.status is JobStatus.SCHEDULED:
         values |= {"due_at": result.due_at, "claimed_by": None, "claimed_at": None}
     with runtime.engine.begin() as connection:
-        connection.execute(
+        changed = connection.execute(
             update(JOBS)
             .where(
                 JOBS.c.id == job.id,
@@ -103,7 +103,10 @@ def _record(runtime: Runtime, job: ClaimedJob, worker_id: str, result: JobResult
                 JOBS.c.claimed_by == worker_id,
             )
             .values(**values)
-        )
+        ).rowcount
+    if not changed:
+        # Slower than the lease: another worker recovered the job from its send rows meanwhile.
+        log.warning("job taken over before its result was recorded", job_id=job.id)
 
 
 def _skip_reason(runtime: Runtime, job: ClaimedJob, channel: Channel, kind: MessageKind) -> str:
