@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts import Capability
 from hub.identity.keys import KeyMaterialError
 from hub.logs import get_logger, register_secret
 from hub.runtime import Runtime
@@ -43,6 +44,11 @@ def create_app(runtime: Runtime, settings: ServerSettings | None = None) -> Star
     if settings.api_token is not None:
         register_secret(settings.api_token.get_secret_value())
     metrics = Metrics()
+    # Build the receivers now: requests run in pool threads, which would otherwise race to
+    # create (and cache) the same brick instance on first use.
+    for name, configured in runtime.bricks.items():
+        if configured.enabled and Capability.WEBHOOK_RECEIVER in configured.cls.capabilities:
+            runtime.brick(name)
 
     def bind(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
