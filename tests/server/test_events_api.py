@@ -173,3 +173,28 @@ async def test_wrong_method_and_unknown_path_answer_json(client: httpx.AsyncClie
     assert wrong.status_code == 405 and "GET" in wrong.json()["error"]
     missing = await client.post("/nothing", json={})
     assert missing.status_code == 404 and "/events" in missing.json()["error"]
+
+
+async def test_the_token_comes_from_the_server_section(tmp_path: object, database_url: str) -> None:
+    """``[server] api_token = {file = ...}`` in hub.toml is what create_app(runtime) uses."""
+    from pathlib import Path
+
+    from hub.config.model import HubSettings
+    from tests.server.fakes import make_hub
+
+    if "server" not in HubSettings.model_fields:
+        pytest.skip("[server] is not wired into HubSettings yet")
+    root = Path(str(tmp_path)) / "hub"
+    (root / "keys").mkdir(parents=True)
+    token_file = root / "keys" / "api_token"
+    token_file.write_text(API_TOKEN, encoding="utf-8")
+    made = make_hub(root, database_url, extra=f'[server]\napi_token = {{file = "{token_file}"}}\n')
+    try:
+        app = create_app(made.runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://h") as c:
+            ok = await c.post("/events", json=cart_event(), headers=AUTH)
+            refused = await c.post("/events", json=cart_event(), headers={})
+        assert (ok.status_code, refused.status_code) == (202, 401)
+    finally:
+        await made.runtime.aclose()
