@@ -821,7 +821,7 @@ def test_docs_cover_every_key():
     docs = DOCS.read_text(encoding="utf-8")
     chunks = {chunk.split("\n", 1)[0]: chunk for chunk in docs.split("\n### ")}
     missing = []
-    sections = {"security", "identity", "logging", "plugins", "sending"}
+    sections = {"security", "identity", "logging", "plugins", "sending", "worker", "server"}
     for name in HubSettings.model_fields:
         if name in sections:
             chunk = chunks.get(f"`[{name}]`", "")

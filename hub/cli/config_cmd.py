@@ -20,6 +20,7 @@ from hub.config import (
 from hub.config.schema import config_json_schema
 from hub.identity.keys import KeyMaterialError, KeyRing
 from hub.plugins import PluginError, build_plugin_host
+from hub.scenarios.validation import enabled_senders, flow_problems
 
 app = typer.Typer(
     help="Validate, document and show the central configuration.", no_args_is_help=True
@@ -39,7 +40,13 @@ def validate_config(path: Path | None) -> list[ConfigProblem]:
         registered = host.bricks()
     except PluginError as exc:
         return [ConfigProblem("plugins", str(exc))]
-    _, problems = configure_bricks(settings, registered, host.blocked)
+    configured, problems = configure_bricks(settings, registered, host.blocked)
+    problems.extend(
+        ConfigProblem(path, message)
+        for path, message in flow_problems(
+            settings.scenarios, host.event_types(), enabled_senders(configured)
+        )
+    )
     try:
         KeyRing.from_settings(settings)
     except KeyMaterialError as exc:

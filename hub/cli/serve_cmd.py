@@ -16,7 +16,6 @@ import uvicorn
 
 from hub.cli.output import fail, stderr
 from hub.server import create_app
-from hub.server.settings import server_settings
 
 __all__ = ["serve"]
 
@@ -36,7 +35,7 @@ def serve(
     if host is not None and not host.strip():
         fail("--host: must not be empty")
     runtime = ctx.obj.runtime()
-    settings = server_settings(runtime.settings)
+    settings = runtime.settings.server
     runtime.ready_engine()  # KeyMaterialError / DatabaseNotReady: exit 2 with the reason
     if settings.api_token is None:
         stderr.print(

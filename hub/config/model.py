@@ -116,6 +116,74 @@ class SendingSettings(BaseModel):
     )
 
 
+class WorkerSettings(BaseModel):
+    """``[worker]``: how ``hub worker`` claims, orders and recovers scenario jobs."""
+
+    model_config = _SECTION
+
+    arbitration_window: Duration = Field(
+        default=timedelta(hours=1),
+        description="A customer's job waits for a higher-priority one due within this window, "
+        "so the most important message takes the pressure slot first.",
+    )
+    lease: Duration = Field(
+        default=timedelta(minutes=10),
+        description="A job running for longer belongs to a worker that died; it is recovered "
+        "(keep it above the longest send with its retries).",
+    )
+    poll_interval: Duration = Field(
+        default=timedelta(seconds=5), description="Pause between polls when nothing is due."
+    )
+    batch: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Jobs claimed per round (all due jobs of the customers in it come along).",
+    )
+
+
+#: A shorter API token could be guessed; ``hub keys generate`` style tokens are far longer.
+MIN_TOKEN_LENGTH = 16
+
+
+class ServerSettings(BaseModel):
+    """``[server]``: how ``hub serve`` listens, who may post events, how much it reads."""
+
+    model_config = _SECTION
+
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token that POST /events requires (a secret: reference it with "
+        "{file = ...} or {env = ...}). Unset, every POST /events is refused.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest request body read, in bytes; a larger one is answered 413.",
+    )
+    host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Interface `hub serve` listens on; keep loopback behind a reverse proxy.",
+    )
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `hub serve` listens on.")
+    metrics: bool = Field(default=True, description="Serve GET /metrics (Prometheus text format).")
+    trust_forwarded_headers: bool = Field(
+        default=False,
+        description="Rebuild the URL vendors called from X-Forwarded-Proto and "
+        "X-Forwarded-Host (webhook signatures cover it). Only behind a reverse proxy that "
+        "sets them: otherwise any caller could pick the URL a signature is checked against.",
+    )
+
+    @field_validator("api_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
+        return value
+
+
 class BrickSection(BaseModel):
     """``[bricks.<name>]``: governance keys owned by the core + the brick's own settings."""
 
@@ -179,6 +247,8 @@ class HubSettings(BaseSettings):
     pressure: PressureSettings = Field(default_factory=PressureSettings)
     scenarios: dict[str, ScenarioSettings] = Field(default_factory=dict)
     sending: SendingSettings = Field(default_factory=SendingSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     #: Where the file came from and which of its string values were written inline, so the
     #: brick phase can refuse inline secrets in brick sections too.

@@ -22,13 +22,13 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import Capability
+from hub.config.model import ServerSettings
 from hub.identity.keys import KeyMaterialError
 from hub.logs import get_logger, register_secret
 from hub.runtime import Runtime
 from hub.server.events import post_events
 from hub.server.http import Problem
 from hub.server.metrics import Metrics
-from hub.server.settings import ServerSettings, server_settings
 from hub.server.webhooks import post_webhook
 from hub.storage.db import DatabaseNotReady
 
@@ -40,7 +40,7 @@ Handler = Callable[[Request, Runtime, ServerSettings, Metrics], Awaitable[Respon
 
 def create_app(runtime: Runtime, settings: ServerSettings | None = None) -> Starlette:
     """The app for ``runtime``; ``settings`` default to the configuration's ``[server]``."""
-    settings = settings or server_settings(runtime.settings)
+    settings = settings or runtime.settings.server
     if settings.api_token is not None:
         register_secret(settings.api_token.get_secret_value())
     metrics = Metrics()

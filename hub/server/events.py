@@ -14,12 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from hub.config.model import ServerSettings
 from hub.events.intake import IntakeReport, ingest_events
 from hub.runtime import Runtime
 from hub.sdk.webhooks import constant_time_equals
 from hub.server.http import Problem, parse_json, read_body, require_json
 from hub.server.metrics import Metrics
-from hub.server.settings import ServerSettings
 
 __all__ = ["SOURCE", "authorise", "events_in", "post_events"]
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from contracts import Capability, PayloadRejected, WebhookPayload, WebhookRejected
+from hub.config.model import ServerSettings
 from hub.dead_letters import store_dead_letter
 from hub.events.intake import ingest_events
 from hub.logs import get_logger
@@ -24,7 +25,6 @@ from hub.outcomes import record_outcomes
 from hub.runtime import Runtime
 from hub.server.http import Problem, read_body
 from hub.server.metrics import Metrics
-from hub.server.settings import ServerSettings
 from hub.storage.db import session_scope
 
 __all__ = ["DEAD_LETTER_KIND", "called_url", "post_webhook"]

@@ -28,7 +28,6 @@ from hub.storage.types import utcnow
 from hub.worker.claim import claim_due, release
 from hub.worker.execute import JobResult, run_job
 from hub.worker.recovery import Recovered, recover_stale
-from hub.worker.settings import worker_settings
 
 __all__ = ["WorkerReport", "check_flows", "run_worker", "run_worker_async"]
 
@@ -102,7 +101,7 @@ async def run_worker_async(
     on_job: Callable[[JobResult], None] | None = None,
 ) -> WorkerReport:
     """See ``run_worker``."""
-    settings = worker_settings(runtime.settings)
+    settings = runtime.settings.worker
     runtime.ready_engine()
     check_flows(runtime)
     stop = stop or threading.Event()

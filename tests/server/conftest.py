@@ -11,7 +11,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from hub.server import ServerSettings, create_app
+from hub.config.model import ServerSettings
+from hub.server import create_app
 from tests.server.fakes import API_TOKEN, HOOK_TOKEN, Hub, make_hub
 
 WHEN = "2026-01-15T10:00:00+00:00"

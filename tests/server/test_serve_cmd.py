@@ -62,10 +62,9 @@ def test_an_unmigrated_database_stops_before_listening(
 def test_server_settings_defaults_and_checks() -> None:
     from pydantic import SecretStr, ValidationError
 
-    from hub.server import ServerSettings
-    from hub.server.settings import server_settings
+    from hub.config.model import ServerSettings
 
-    defaults = server_settings(object())
+    defaults = ServerSettings()
     assert (defaults.host, defaults.port, defaults.max_body_bytes) == ("127.0.0.1", 8000, 1 << 20)
     assert defaults.api_token is None and defaults.metrics and not defaults.trust_forwarded_headers
     for bad in ({"api_token": SecretStr("short")}, {"port": 0}, {"max_body_bytes": 10}, {"x": 1}):
