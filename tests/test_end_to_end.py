@@ -47,9 +47,9 @@ from hub.sending import send_message
 from hub.server import create_app
 from hub.storage.db import session_scope
 from hub.storage.models import AuditEntry, CustomerEvent, OutcomeRecord, table
-from hub.testing.samples import HUB_ID_PATTERN
 from hub.testing import make_installation
 from hub.testing.core_send import brick_section
+from hub.testing.samples import HUB_ID_PATTERN
 from hub.worker import run_worker
 from plugins.brevo import BrevoBrick
 from plugins.twilio import TwilioBrick
