@@ -10,6 +10,7 @@ was refused, deferred or failed may be attempted again, each attempt counted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import insert, select, update
@@ -67,13 +68,15 @@ def claim_send(
     scenario: str,
     kind: str,
     template: str,
+    now: datetime | None = None,
 ) -> Claim:
     """Insert the row, or take over a finished attempt; report an accepted or pending one.
 
     Both steps are single statements (an insert guarded by the unique key, then a conditional
-    update), so two processes racing on one key cannot both win.
+    update), so two processes racing on one key cannot both win. ``now`` stamps the row (a
+    simulation's virtual clock; default the real time).
     """
-    now = utcnow()
+    now = now or utcnow()
     row = {
         "request_id": request_id,
         "idempotency_key": idempotency_key,
@@ -128,6 +131,7 @@ def finish_send(
     vendor_message_id: str | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Record how the attempt ended (error text is already free of personal data)."""
     with engine.begin() as connection:
@@ -140,6 +144,6 @@ def finish_send(
                 vendor_message_id=vendor_message_id,
                 error_code=error_code,
                 error_message=None if error_message is None else error_message[:1000],
-                updated_at=utcnow(),
+                updated_at=now or utcnow(),
             )
         )

@@ -15,6 +15,7 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from contracts import (
@@ -119,13 +120,16 @@ async def send_message(
     brick: str | None = None,
     idempotency_key: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    now: datetime | None = None,
 ) -> SendOutcome:
     """Claim the key, then consent, a pressure reservation, the minimised view, the brick call.
 
     ``kind`` defaults to the scenario's; the reservation is committed when the brick accepts
     the message and released otherwise, so a failed send never uses up the customer's quota.
-    Without ``idempotency_key`` every call is a new message. Raises ``UnknownScenario`` and
-    ``NoBrickForChannel`` for input the caller must fix.
+    Without ``idempotency_key`` every call is a new message. ``now`` is the instant the send
+    happens at (the worker's clock, a simulation's virtual time): the ledger decides at it and
+    the ``sends`` row and the request carry it; default the real time. Raises
+    ``UnknownScenario`` and ``NoBrickForChannel`` for input the caller must fix.
     """
     kind = kind or runtime.ledger.policy.scenario(scenario).kind
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
@@ -142,6 +146,7 @@ async def send_message(
         scenario=scenario,
         kind=kind.value,
         template=template,
+        now=now,
     )
     if not claim.ours:
         return _earlier_attempt(name, claim)
@@ -155,9 +160,9 @@ async def send_message(
         variables=variables or {},
         # Until the send is allowed, observers learn only which pseudonym it concerns.
         recipient=ContactView(pseudonym=runtime.keys.pseudonym(name, customer_id)),
-        created_at=utcnow(),
+        created_at=now or utcnow(),
     )
-    decision, reservation_id = _decide(runtime, request, customer_id, name, claim.attempt)
+    decision, reservation_id = _decide(runtime, request, customer_id, name, claim.attempt, now)
     if reservation_id is None:
         deferred = decision.outcome is DecisionOutcome.DEFERRED
         finish_send(
@@ -166,6 +171,7 @@ async def send_message(
             SendState.DEFERRED if deferred else SendState.REFUSED,
             error_code=decision.rule,
             error_message=decision.reason,
+            now=now,
         )
         runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
         return SendOutcome(
@@ -185,7 +191,7 @@ async def send_message(
     runtime.plugins.notify("hub_send_decided", request=request, decision=decision)
     result, error = await _deliver(runtime, name, request, sleep)
     dead_letter_id = _record_result(
-        runtime, request, customer_id, name, reservation_id, result, error
+        runtime, request, customer_id, name, reservation_id, result, error, now
     )
     runtime.plugins.notify("hub_send_completed", brick=name, request=request, result=result)
     status: Literal["sent", "failed"] = "sent" if result.status is SendStatus.ACCEPTED else "failed"
@@ -220,7 +226,12 @@ def _earlier_attempt(brick: str, claim: Claim) -> SendOutcome:
 
 
 def _decide(
-    runtime: Runtime, request: SendRequest, customer_id: str, brick: str, attempt: int
+    runtime: Runtime,
+    request: SendRequest,
+    customer_id: str,
+    brick: str,
+    attempt: int,
+    now: datetime | None,
 ) -> tuple[SendDecision, int | None]:
     """Consent first, then the ledger; returns the decision and the reservation, if granted."""
     with session_scope(runtime.engine) as session:
@@ -237,6 +248,7 @@ def _decide(
         request.channel,
         request.scenario,
         kind=request.kind,
+        at=now,
         idempotency_key=f"send:{ledger_key}",
     )
     return _contract(reservation.decision), reservation.reservation_id
@@ -276,6 +288,7 @@ def _record_result(
     reservation_id: int,
     result: SendResult,
     raised: BrickError | None,
+    now: datetime | None,
 ) -> int | None:
     """Settle the reservation and the ``sends`` row; dead-letter what did not go out.
 
@@ -291,6 +304,7 @@ def _record_result(
             SendState.ACCEPTED,
             reservation_id=reservation_id,
             vendor_message_id=result.vendor_message_id,
+            now=now,
         )
         return None
     runtime.ledger.release(reservation_id)
@@ -305,6 +319,7 @@ def _record_result(
         reservation_id=reservation_id,
         error_code=code,
         error_message=message,
+        now=now,
     )
     payload = {
         "customer_id": customer_id,
@@ -323,7 +338,7 @@ def _record_result(
                 purpose=Purpose.MARKETING,
                 status=ConsentStatus.DENIED,
                 source=f"{brick}:opt-out",
-                recorded_at=utcnow(),
+                recorded_at=now or utcnow(),
             )
             record_consents(session, customer_id, [opt_out])
         entry = store_dead_letter(

@@ -122,9 +122,18 @@ def _skip_reason(runtime: Runtime, job: ClaimedJob, channel: Channel, kind: Mess
 
 
 async def _try_channels(
-    runtime: Runtime, job: ClaimedJob, channels: list[Channel], template: str, kind: MessageKind
+    runtime: Runtime,
+    job: ClaimedJob,
+    channels: list[Channel],
+    template: str,
+    kind: MessageKind,
+    now: datetime,
 ) -> tuple[SendOutcome | None, Channel | None, list[str], datetime | None]:
-    """Send on the first channel that takes it; (outcome, channel, notes, earliest deferral)."""
+    """Send on the first channel that takes it; (outcome, channel, notes, earliest deferral).
+
+    Every send happens at ``now``, the worker's clock: the ledger decides at the job's time,
+    so a replay or a simulation on a virtual clock takes the decisions the live worker would.
+    """
     notes: list[str] = []
     earliest: datetime | None = None
     for channel in channels:
@@ -140,6 +149,7 @@ async def _try_channels(
             template=template,
             kind=kind,
             idempotency_key=send_key(job.idempotency_key, channel),
+            now=now,
         )
         if outcome.status in ("sent", "failed", "in_doubt"):
             return outcome, channel, notes, earliest
@@ -190,7 +200,7 @@ async def _run(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobResult:
     channels = scenario.step_channels(job.step)
     try:
         outcome, channel, notes, until = await _try_channels(
-            runtime, job, channels, step.template, scenario.kind
+            runtime, job, channels, step.template, scenario.kind, now
         )
     except Exception as exc:  # a bug or an unreachable database: keep the worker alive
         log.exception("job failed", job_id=job.id, error_type=type(exc).__name__)

@@ -159,9 +159,10 @@ def run_worker(
 ) -> WorkerReport:
     """Process due scenario jobs; with ``until_idle``, return once nothing is due.
 
-    ``now`` fixes the clock that decides what is due (tests, replays); the pressure ledger
-    still decides at the real time. ``stop`` ends the run after the current job (Ctrl-C does
-    the same in the main thread). Raises ``ConfigError`` for flows that cannot run.
+    ``now`` fixes the clock (tests, replays, ``hub simulate``): it decides what is due, and
+    every send is decided by the pressure ledger at that instant. ``stop`` ends the run after
+    the current job (Ctrl-C does the same in the main thread). Raises ``ConfigError`` for
+    flows that cannot run.
     """
     stop = stop or threading.Event()
     with _interrupts(stop):
