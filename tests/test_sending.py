@@ -192,3 +192,40 @@ def test_pressure_refusal_sends_nothing_and_failures_free_the_slot(tmp_path, dat
 
 
 OUTBOX_EMAIL = '[bricks.outbox]\nallowed_fields = ["email"]\n'
+
+
+def test_a_send_at_a_given_instant_is_decided_and_stamped_at_it(installation):
+    """``now``: the ledger reserves at that instant (years from the real time), and the sends
+    rows and the request carry it."""
+    from datetime import UTC, datetime, timedelta
+
+    from hub.storage.models import LedgerEntry, SendRecord
+
+    class Stamps:
+        def __init__(self) -> None:
+            self.created: list[datetime] = []
+
+        @hookimpl
+        def hub_send_completed(self, brick, request, result) -> None:
+            self.created.append(request.created_at)
+
+    stamps = Stamps()
+    runtime = _runtime(installation, stamps)
+    customer = _customer(runtime, ConsentStatus.GRANTED)
+    first = datetime(2031, 5, 4, 9, 0, tzinfo=UTC)
+
+    def send_at(moment):
+        return asyncio.run(send_message(runtime, customer_id=customer, channel=Channel.EMAIL,
+                                        scenario="order_confirmation", template="t",
+                                        kind=MessageKind.TRANSACTIONAL, now=moment))
+
+    sent = send_at(first)
+    assert sent.status == "sent"
+    assert stamps.created == [first]
+    later = send_at(first + timedelta(hours=2))
+    assert later.status == "sent"
+    with session_scope(runtime.engine) as session:
+        sends = sorted(r.created_at for r in session.exec(select(SendRecord)))
+        at = sorted(r.at for r in session.exec(select(LedgerEntry)))
+    assert sends == [first, first + timedelta(hours=2)]
+    assert at == [first, first + timedelta(hours=2)]
