@@ -50,7 +50,7 @@ from hub.storage.db import session_scope
 from hub.storage.models import BrickPseudonym, OutcomeRecord, SendRecord, table
 from hub.storage.types import utcnow
 
-__all__ = ["OutcomeReport", "Revocation", "record_outcomes"]
+__all__ = ["OutcomeReport", "Revocation", "record_outcomes", "tell_sink"]
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -242,7 +242,7 @@ def _propagate(
     told: list[str] = []
     failed: dict[str, int] = {}
     for configured in _sinks_holding(runtime, revocation):
-        reason = _tell(runtime, configured, revocation, sleep)
+        reason = tell_sink(runtime, configured, revocation.customer_id, sleep=sleep)
         if reason is None:
             told.append(configured.name)
             continue
@@ -279,13 +279,18 @@ def _propagate(
     )
 
 
-def _tell(
+def tell_sink(
     runtime: Runtime,
     configured: ConfiguredBrick,
-    revocation: Revocation,
-    sleep: Callable[[float], Awaitable[None]],
+    customer_id: str,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> str | None:
-    """Upsert the sink's minimised view (egress audited); the failure's reason, or ``None``."""
+    """Upsert the sink's minimised view (egress audited); the failure's reason, or ``None``.
+
+    The view carries the person's *current* opt-outs, so a replayed propagation
+    (``hub events replay``) tells the sink today's state, not the state of the failed call.
+    """
     purpose = Purpose.MARKETING if Purpose.MARKETING in configured.purposes else None
     purpose = purpose or min(configured.purposes, default=Purpose.MARKETING)
     try:
@@ -294,7 +299,7 @@ def _tell(
                 session,
                 runtime.identity,
                 configured,
-                revocation.customer_id,
+                customer_id,
                 purpose=purpose,
                 request_id=uuid.uuid4().hex,
             )

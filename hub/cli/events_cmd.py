@@ -1,4 +1,5 @@
-"""``hub events ingest|poll|dead-letters|replay``: customer events in, refusals out and back.
+"""``hub events ingest|poll|dead-letters|replay``: customer events in, refusals out and back
+(refused events, unreadable webhook bodies and undelivered opt-outs alike).
 
 Exit codes: 0 when every event was accepted (or already stored), 2 when any was refused (it is
 dead-lettered with its field and reason; the others are stored) or the input is unusable, 4 when
@@ -18,8 +19,9 @@ from contracts import BrickError
 from hub.cli.output import EXIT_INVALID, EXIT_VENDOR, emit_json, fail, stderr, stdout
 from hub.dead_letters import store_dead_letter
 from hub.events.intake import BATCH_SIZE, DEAD_LETTER_KIND, ingest_events
+from hub.events.letters import REPLAYABLE_KINDS, replayable_letters
 from hub.events.poll import NotAnEventSource, poll_events
-from hub.events.replay import DeadLetterNotFound, event_dead_letters, replay_dead_letter
+from hub.events.replay import DeadLetterNotFound, ReplayResult, replay_dead_letter
 from hub.records import Record, RecordFileError, read_records
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
@@ -183,41 +185,67 @@ def poll(
         raise typer.Exit(EXIT_INVALID)
 
 
+def _letter_row(letter: Any) -> dict[str, Any]:
+    return {
+        "id": letter.id,
+        "kind": letter.kind,
+        "source": letter.source,
+        "reference": letter.reference,
+        "field": letter.field,
+        "reason": letter.reason,
+        "status": letter.status,
+        "created_at": letter.created_at.isoformat(),
+    }
+
+
 @app.command("dead-letters")
 def dead_letters(
     ctx: typer.Context,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="Only one kind: event (refused events), webhook (vendor bodies a brick could "
+            "not read), propagation (opt-outs a contact sink could not be told).",
+        ),
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Include replayed letters (default: pending only).")
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """List refused events: id, source, reference, field, reason — never the payload."""
+    """List what the hub refused or could not deliver: id, kind, source, reference, field,
+    reason — never the payload. Each one can be sent again with ``hub events replay ID``."""
+    if kind is not None and kind not in REPLAYABLE_KINDS:
+        fail(f"--kind: must be one of {', '.join(REPLAYABLE_KINDS)}, not {kind!r}")
     runtime = ctx.obj.runtime()
     with session_scope(runtime.ready_engine()) as session:
-        letters = event_dead_letters(session, status=None if all_ else "pending")
-    rows = [
-        {
-            "id": letter.id,
-            "source": letter.source,
-            "reference": letter.reference,
-            "field": letter.field,
-            "reason": letter.reason,
-            "status": letter.status,
-            "created_at": letter.created_at.isoformat(),
-        }
-        for letter in letters
-    ]
+        letters = replayable_letters(session, kind=kind, status=None if all_ else "pending")
+    rows = [_letter_row(letter) for letter in letters]
     if json_output:
         emit_json(rows)
         return
     if not rows:
-        stdout.print("no event dead letters", markup=False)
+        stdout.print(f"no {'pending ' if not all_ else ''}dead letters", markup=False)
     for row in rows:
         stdout.print(
-            f"#{row['id']} [{row['status']}] {row['created_at']} {row['source']} "
+            f"#{row['id']} {row['kind']} [{row['status']}] {row['created_at']} {row['source']} "
             f"{row['reference'] or '-'}: {row['field'] or '-'}: {row['reason']}",
             markup=False,
         )
+
+
+def _replayed_line(result: ReplayResult) -> str:
+    if result.kind == "webhook":
+        outcomes, events = result.detail["outcomes"], result.detail["events"]
+        return (
+            f"dead letter #{result.id} replayed: {result.detail['brick']} webhook read, "
+            f"{outcomes['stored']} outcome(s) stored ({outcomes['duplicates']} duplicates), "
+            f"{events['accepted']} event(s) accepted ({events['rejected']} rejected)"
+        )
+    if result.kind == "propagation":
+        return f"dead letter #{result.id} replayed: {result.detail['brick']} told the opt-out"
+    return f"dead letter #{result.id} replayed: event {result.outcome}"
 
 
 @app.command("replay")
@@ -226,26 +254,35 @@ def replay(
     letter_id: Annotated[int, typer.Argument(metavar="ID", help="The dead letter's id.")],
     json_output: JsonOption = False,
 ) -> None:
-    """Re-submit a refused event after a fix; exit 0 when now accepted, 2 when still refused."""
+    """Send a pending dead letter again after a fix: an event back through intake, a webhook
+    body through its brick's parser, an opt-out to its contact sink.
+
+    Exit 0 when replayed, 2 when still refused (the letter keeps the new reason), unknown or
+    already replayed.
+    """
     runtime = ctx.obj.runtime()
     runtime.ready_engine()
     try:
         result = replay_dead_letter(runtime, letter_id)
     except DeadLetterNotFound as exc:
         fail(f"ID: {exc}")
+    finally:
+        asyncio.run(runtime.aclose())
     if json_output:
         emit_json(
             {
                 "id": result.id,
+                "kind": result.kind,
                 "status": result.status,
                 "outcome": result.outcome,
                 "field": result.field,
                 "reason": result.reason,
                 "event_id": result.event_id,
+                **result.detail,
             }
         )
     elif result.status == "replayed":
-        stdout.print(f"dead letter #{result.id} replayed: event {result.outcome}", markup=False)
+        stdout.print(_replayed_line(result), markup=False)
     else:
         stdout.print(f"dead letter #{result.id} still pending", markup=False)
     if result.status != "replayed":

@@ -1,45 +1,56 @@
-"""Event dead letters: list them (never their payload) and replay one after a fix.
+"""``hub events replay``: send a dead letter back through the door it came by, after a fix.
 
-A replay opens the sealed payload and sends it back through intake, through the same door
-(``source``) it first came in by, in one transaction with the letter's new status: ``replayed``
-when the event is now accepted (or was stored meanwhile, a duplicate), otherwise still
-``pending`` with the new field and reason. A replay never creates a second dead letter.
+An ``event`` letter goes back through intake, in one transaction with the letter's new
+status: ``replayed`` when the event is now accepted (or was stored meanwhile, a duplicate),
+otherwise still ``pending`` with the new field and reason. ``webhook`` and ``propagation``
+letters have their own replays (``replay_webhook``, ``replay_propagation``); all three end the
+same way, and a replay never creates a second dead letter for the same input.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlmodel import Session
 
-from hub.dead_letters import list_dead_letters, open_payload
+from hub.dead_letters import open_payload
 from hub.events.intake import DEAD_LETTER_KIND, IntakeReport, ingest_in_session, notify_stored
+from hub.events.letters import (
+    DeadLetterNotFound,
+    ReplayResult,
+    check_pending,
+    open_letter,
+    replayable_letters,
+)
+from hub.events.replay_propagation import replay_propagation
+from hub.events.replay_webhook import replay_webhook
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
 from hub.storage.models import DeadLetter
 
-__all__ = ["DeadLetterNotFound", "ReplayResult", "event_dead_letters", "replay_dead_letter"]
-
-
-class DeadLetterNotFound(Exception):
-    """No event dead letter with that id, or it was already replayed."""
-
-
-@dataclass(frozen=True)
-class ReplayResult:
-    id: int
-    status: Literal["replayed", "pending"]
-    #: ``accepted``, ``duplicate`` or ``rejected``.
-    outcome: str
-    field: str | None
-    reason: str | None
-    event_id: int | None
+__all__ = [
+    "DeadLetterNotFound",
+    "ReplayResult",
+    "event_dead_letters",
+    "replay_dead_letter",
+    "replay_event",
+]
 
 
 def event_dead_letters(session: Session, *, status: str | None = "pending") -> list[DeadLetter]:
-    return list_dead_letters(session, kind=DEAD_LETTER_KIND, status=status)
+    return replayable_letters(session, kind=DEAD_LETTER_KIND, status=status)
+
+
+def replay_dead_letter(runtime: Runtime, letter_id: int) -> ReplayResult:
+    """Replay one pending letter of any replayable kind; raises ``DeadLetterNotFound``."""
+    letter = open_letter(runtime, letter_id)
+    if letter.kind == "webhook":
+        return replay_webhook(runtime, letter)
+    if letter.kind == "propagation":
+        return replay_propagation(runtime, letter)
+    return replay_event(runtime, letter_id)
 
 
 def _as_event(payload: Any) -> Any:
@@ -58,15 +69,11 @@ class _Unreadable:
     reason: str
 
 
-def replay_dead_letter(runtime: Runtime, letter_id: int) -> ReplayResult:
+def replay_event(runtime: Runtime, letter_id: int) -> ReplayResult:
     """Re-submit one pending event dead letter; raises ``DeadLetterNotFound``."""
     report = IntakeReport()
     with session_scope(runtime.ready_engine()) as session:
-        letter = session.get(DeadLetter, letter_id, with_for_update=True)
-        if letter is None or letter.kind != DEAD_LETTER_KIND:
-            raise DeadLetterNotFound(f"no event dead letter #{letter_id}")
-        if letter.status != "pending":
-            raise DeadLetterNotFound(f"event dead letter #{letter_id} is already {letter.status}")
+        letter = check_pending(session, letter_id, DEAD_LETTER_KIND)
         event = _as_event(open_payload(runtime.vault, letter))
         if isinstance(event, _Unreadable):
             field, reason, outcome = None, event.reason, "rejected"

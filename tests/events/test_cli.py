@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from hub.dead_letters import store_dead_letter
+from hub.storage.db import session_scope
 from tests.events.conftest import event
 
 
@@ -69,6 +71,7 @@ def test_dead_letters_list_and_replay_after_the_fix(installation, run_cli, tmp_p
     ]
     assert set(letters[0]) == {
         "id",
+        "kind",
         "source",
         "reference",
         "field",
@@ -111,6 +114,64 @@ def test_dead_letters_list_and_replay_after_the_fix(installation, run_cli, tmp_p
     twice = run_cli("-c", config, "events", "replay", str(anon_id))
     assert twice.code == 2 and "already replayed" in twice.err
     unknown = run_cli("-c", config, "events", "replay", "9999")
-    assert unknown.code == 2 and "ID: no event dead letter #9999" in unknown.err
+    assert unknown.code == 2 and "ID: no dead letter #9999" in unknown.err
     bad_line = run_cli("-c", config, "events", "replay", str(letters[0]["id"]))
     assert bad_line.code == 2 and "event:" in bad_line.err
+
+
+def test_dead_letters_of_every_kind_are_listed_filtered_and_replayed(installation, run_cli):
+    """Webhook and propagation letters sit beside event letters; a replay whose brick is not
+    configured keeps the letter pending with the reason (exit 2)."""
+    runtime = installation.runtime()
+    with session_scope(runtime.ready_engine()) as session:
+        letters = [
+            store_dead_letter(
+                session,
+                runtime.vault,
+                kind=kind,
+                source=source,
+                reference=reference,
+                reason=reason,
+                payload=payload,
+            ).id
+            for kind, source, reference, reason, payload in [
+                ("event", "api", "e-9", "type: unknown event type", {"id": "e-9"}),
+                ("webhook", "acme", "/webhooks/acme", "body: unreadable", _WEBHOOK),
+                (
+                    "propagation",
+                    "acme_crm",
+                    "cus_x",
+                    "Permanent: down",
+                    {"brick": "acme_crm", "customer_id": "cus_x"},
+                ),
+                ("import_row", "contacts.csv", "line 2", "email: invalid", {}),
+            ]
+        ]
+    runtime.engine.dispose()
+    config = str(installation.config)
+    listed = json.loads(run_cli("-c", config, "events", "dead-letters", "--json").out)
+    assert [row["kind"] for row in listed] == ["event", "webhook", "propagation"]
+    only = run_cli("-c", config, "events", "dead-letters", "--kind", "webhook")
+    assert only.code == 0 and f"#{letters[1]} webhook [pending]" in only.out
+    assert "propagation" not in only.out
+    bad = run_cli("-c", config, "events", "dead-letters", "--kind", "import_row")
+    assert bad.code == 2 and "--kind: must be one of event, webhook, propagation" in bad.err
+
+    webhook = run_cli("-c", config, "events", "replay", str(letters[1]), "--json")
+    assert webhook.code == 2
+    body = json.loads(webhook.out)
+    assert (body["kind"], body["status"], body["field"]) == ("webhook", "pending", "brick")
+    assert "brick 'acme' is not an enabled webhook receiver" in webhook.err
+    sink = run_cli("-c", config, "events", "replay", str(letters[2]))
+    assert sink.code == 2 and "still pending" in sink.out
+    assert "'acme_crm' is not an enabled contact sink" in sink.err
+    other = run_cli("-c", config, "events", "replay", str(letters[3]))
+    assert other.code == 2 and "is of kind 'import_row'" in other.err
+    after = json.loads(run_cli("-c", config, "events", "dead-letters", "--json").out)
+    assert [row["reason"] for row in after][1:] == [
+        "brick 'acme' is not an enabled webhook receiver",
+        "brick 'acme_crm' is not an enabled contact sink",
+    ]
+
+
+_WEBHOOK = {"brick": "acme", "content_type": "application/json", "body_base64": "e30="}
