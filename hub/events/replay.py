@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session
-
 from hub.dead_letters import open_payload
 from hub.events.intake import DEAD_LETTER_KIND, IntakeReport, ingest_in_session, notify_stored
 from hub.events.letters import (
@@ -22,25 +20,18 @@ from hub.events.letters import (
     ReplayResult,
     check_pending,
     open_letter,
-    replayable_letters,
 )
 from hub.events.replay_propagation import replay_propagation
 from hub.events.replay_webhook import replay_webhook
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
-from hub.storage.models import DeadLetter
 
 __all__ = [
     "DeadLetterNotFound",
     "ReplayResult",
-    "event_dead_letters",
     "replay_dead_letter",
     "replay_event",
 ]
-
-
-def event_dead_letters(session: Session, *, status: str | None = "pending") -> list[DeadLetter]:
-    return replayable_letters(session, kind=DEAD_LETTER_KIND, status=status)
 
 
 def replay_dead_letter(runtime: Runtime, letter_id: int) -> ReplayResult:
