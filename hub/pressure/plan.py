@@ -16,8 +16,9 @@ import hashlib
 import math
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
 from hub.pressure import plan_sql as q
+from hub.pressure import plan_walk
 from hub.pressure.ledger_sql import INSERT_VERSION
 from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
 from hub.pressure.plan_types import (
@@ -42,32 +44,11 @@ __all__ = ["Candidate", "InvalidRow", "PlanError", "PlanReport", "PlanRow", "pla
 
 _BATCH = 10_000
 _CACHE = {"temp.cache_size": -1_048_576, "main.cache_size": -262_144}  # KiB, taken as needed
-#: Rows whose customer is unknown (no zone) or lives in a zone that does not exist.
-_UNPLANNED = (
-    "SELECT r.id, r.customer_id, pc.zone FROM plan_raw r LEFT JOIN plan_cust pc ON "
-    "pc.customer_id = r.customer_id WHERE NOT EXISTS (SELECT 1 FROM plan_state s "
-    "WHERE s.customer_id = r.customer_id)"
-)
-#: Candidates of known customers ranked per customer: priority, then line.
-_CANDIDATES = (
-    "INSERT INTO plan_cand (id, customer_id, combo, campaign, kind, weight, priority, deadline, "
-    "horizon, rnk) SELECT r.id, r.customer_id, r.combo, r.campaign, k.kind, k.weight, "
-    "k.priority, {at} + k.delay, {at} + k.delay + {lookback}, ROW_NUMBER() OVER (PARTITION BY "
-    "r.customer_id ORDER BY k.priority DESC, r.id) FROM plan_raw r JOIN plan_combo k ON "
-    "k.combo = r.combo WHERE EXISTS (SELECT 1 FROM plan_state s WHERE s.customer_id = "
-    "r.customer_id)"
-)
 _COMMIT = (
     "INSERT INTO pressure_ledger (customer_id, channel, scenario, kind, weight, priority, status, "
     "at, expires_at, idempotency_key, rule_set_version, source, created_at, updated_at) "
-    "SELECT c.customer_id, k.channel, k.scenario, c.kind, c.weight, c.priority, {values} "
-    "FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e ON e.id = c.id "
-    "WHERE e.ok = 1"
-)
-_RESULTS = (
-    "SELECT c.id, c.customer_id, k.scenario, k.channel, c.campaign, c.deadline, e.ok, e.rule, "
-    "e.retry FROM plan_cand c JOIN plan_combo k ON k.combo = c.combo JOIN plan_eval e "
-    "ON e.id = c.id ORDER BY c.id"
+    "SELECT c.customer_id, k.channel, k.scenario, k.kind, k.weight, k.priority, {values} "
+    "FROM plan_ok c JOIN plan_combo k ON k.combo = c.combo ORDER BY c.id"
 )
 
 
@@ -141,6 +122,11 @@ class _Planner:
         self.rules = [q.RuleSql.build(i, r, self.combos) for i, r in enumerate(policy.rules)]
         self.report = PlanReport(at=at, version=policy.version)
         self.digest = hashlib.sha256(f"{policy.version}|{at.isoformat()}".encode())
+        # The valid candidates by position, in line order once loaded.
+        self.lines: list[int] = []
+        self.customers: list[str] = []
+        self.kinds: list[int] = []
+        self.campaigns: list[str | None] = []
 
     def execute(self, statement: str) -> Any:
         return self.connection.execute(*self.sql.statement(statement))
@@ -158,17 +144,18 @@ class _Planner:
         self._load(candidates)
         if commit and self.sql.postgres and not self.report.invalid:  # before reading the ledger
             self.execute("LOCK TABLE pressure_ledger IN ACCESS EXCLUSIVE MODE")
-        self._customers()
-        self._arbitrate()
+        groups = self._customers()
+        outcome = self._arbitrate(groups)
+        self._unplanned(groups, outcome)
         if commit:
-            self._commit(reserve)
-        self._results(sink)
+            self._commit(reserve, outcome)
+        self._results(outcome, sink)
         self.report.invalid.sort(key=lambda row: row.line)
         return self.report
 
     def _load(self, candidates: Iterable[Candidate | InvalidRow]) -> None:
-        """Candidates into ``plan_raw`` in batches (executemany), with their scenario's
-        kind, weight, priority and maximum delay in ``plan_combo``."""
+        """Candidates into parallel lists (line, customer, combo, campaign), with their
+        scenario's kind, weight, priority and maximum delay in ``plan_combo`` for commits."""
         policy, kind = self.policy, self.combos.kind
         names = ("combo", "scenario", "channel", "kind", "weight")
         combos = [
@@ -177,12 +164,11 @@ class _Planner:
             for i, (s, c) in enumerate(self.combos.pairs)
         ]
         self._insert("plan_combo", [*names, "priority", "delay"], combos)
-        mark = "%s" if self.sql.postgres else "?"  # the driver's own style: no per-row binding
-        raw = f"INSERT INTO plan_raw VALUES ({', '.join([mark] * 4)})"
-        batch: list[tuple[int, str, int, str | None]] = []
+        index, batch = self.combos.index, []
+        lines, customers, kinds, campaigns = self.lines, self.customers, self.kinds, self.campaigns
         for row in candidates:
             if not isinstance(row, InvalidRow):
-                combo = self.combos.index.get((row.scenario, row.channel))
+                combo = index.get((row.scenario, row.channel))
                 if combo is None:
                     row = InvalidRow(
                         row.line, f"unknown scenario {row.scenario!r}", row.customer_id
@@ -192,16 +178,27 @@ class _Planner:
                 continue
             batch.append((row.line, row.customer_id, combo, row.campaign))
             if len(batch) >= _BATCH:
-                self._insert_raw(raw, batch)
+                self._take(batch)
                 batch = []
-        if batch:
-            self._insert_raw(raw, batch)
+        self._take(batch)
+        if any(a >= b for a, b in pairwise(lines)):  # not in line order: sort once
+            order = sorted(range(len(lines)), key=lines.__getitem__)
+            for values in (lines, customers, kinds, campaigns):
+                values[:] = [values[i] for i in order]  # type: ignore[index]
+            twice = next((a for a, b in pairwise(lines) if a == b), None)
+            if twice is not None:
+                raise PlanError(f"line {twice} appears more than once among the candidates")
 
-    def _insert_raw(self, statement: str, batch: list[tuple[int, str, int, str | None]]) -> None:
+    def _take(self, batch: list[tuple[int, str, int, str | None]]) -> None:
         # The digest is fed row by row, as one string per batch: SHA-256 is a stream, so the
         # keys are the same as with one update per row, for a fraction of the calls.
         self.digest.update("".join(map(repr, batch)).encode())
-        self.connection.exec_driver_sql(statement, batch)  # type: ignore[arg-type]
+        for values, column in zip(
+            (self.lines, self.customers, self.kinds, self.campaigns),
+            zip(*batch, strict=True),
+            strict=False,
+        ):
+            values.extend(column)  # type: ignore[arg-type]
 
     def _insert(self, table: str, names: list[str], rows: list[dict[str, Any]]) -> None:
         if rows:
@@ -212,31 +209,39 @@ class _Planner:
             typed = [bindparam(n, type_=UTCDateTime()) for n in instants]
             self.connection.execute(statement.bindparams(*typed), rows)
 
-    def _customers(self) -> None:
-        """Customers and their zones; per-zone calendar periods and quiet hours are computed
-        in Python (few distinct zones), then every customer's usage in one SQL pass."""
+    def _driver_insert(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows through the driver's ``executemany``: no per-row SQLAlchemy binding."""
+        if rows:
+            mark = "%s" if self.sql.postgres else "?"
+            marks = ", ".join([mark] * len(rows[0]))
+            self.connection.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def _customers(self) -> dict[str, list[int]]:
+        """Candidate positions per customer (in line order), the customers and their zones;
+        per-zone calendar periods and quiet hours are computed in Python (few distinct zones),
+        then every customer's usage in one SQL pass over the ledger (``plan_state``)."""
+        groups: dict[str, list[int]] = {}
+        for position, customer in enumerate(self.customers):
+            members = groups.get(customer)
+            if members is None:
+                groups[customer] = [position]
+            else:
+                members.append(position)
+        self._driver_insert("plan_ids", [(customer,) for customer in sorted(groups)])
         default = self.sql.bind(self.policy.default_zone.key)
         self.execute(
             f"INSERT INTO plan_cust (customer_id, zone) SELECT cu.id, COALESCE(NULLIF("
-            f"cu.time_zone, ''), {default}) FROM customers cu WHERE cu.id IN "
-            f"(SELECT customer_id FROM plan_raw)"
+            f"cu.time_zone, ''), {default}) FROM plan_ids i JOIN customers cu ON cu.id = "
+            f"i.customer_id"
         )
         names = [row[0] for row in self.execute("SELECT DISTINCT zone FROM plan_cust")]
         zones = [z for z in (self._zone_values(name) for name in names) if z is not None]
         columns = [c for r in self.rules for c, _, _ in r.zone_columns()]
         self._insert("plan_zone", ["zone", *columns], zones)
         self.execute(q.state_insert(self.ctx, self.rules))
-        for line, customer, zone in self.execute(_UNPLANNED):
-            reason = f"the customer's time zone {zone!r} is not a known IANA time zone"
-            self.report.invalid.append(
-                InvalidRow(line, reason if zone else "unknown customer", customer)
-            )
-        lookback = q.to_us(self.policy.lookback)
-        self.execute(_CANDIDATES.format(at=self.ctx.at_us, lookback=lookback))
-        self.execute("CREATE INDEX plan_cand_rnk ON plan_cand (rnk)")
         if self.sql.postgres:  # temporary tables get no statistics otherwise
-            for name in ("plan_cand", "plan_state"):
-                self.execute(f"ANALYZE {name}")
+            self.execute("ANALYZE plan_state")
+        return groups
 
     def _zone_values(self, name: str) -> dict[str, Any] | None:
         try:
@@ -256,20 +261,54 @@ class _Planner:
             values.update({column: computed[key] for column, key, _ in rule.zone_columns()})
         return values
 
-    def _arbitrate(self) -> None:
+    def _arbitrate(self, groups: dict[str, list[int]]) -> plan_walk.Walk:
+        """Later contacts in SQL (rare: windows ending at them, pressure at their instants),
+        then one pass over the customers' usage rows in Python (``plan_walk``)."""
+        future: plan_walk.Future = {}
         later = [r for r in self.rules if r.kind in ("rolling", "decay")]
         if later and self.execute("SELECT 1 FROM plan_state WHERE fut > 0").first():
-            for rule in later:  # windows ending at later contacts, pressure at their instants
+            for rule in later:
                 for statement in rule.future(self.ctx):
                     self.execute(statement)
-        rounds = self.execute("SELECT MAX(rnk) FROM plan_cand").scalar() or 0
-        for rnd in range(1, rounds + 1):
-            self.execute(q.evaluate(self.ctx, self.rules, rnd))
-            update = _state_update(self.rules, rnd)
-            if update is not None and rnd < rounds:
-                self.execute(update)
+            rows = self.execute(
+                "SELECT rule, customer_id, t, p, f FROM plan_future WHERE t IS NOT NULL"
+            )
+            for rule_index, customer, moment, pressure, factor in rows:
+                future.setdefault((rule_index, customer), []).append((moment, pressure, factor))
+        combos = plan_walk.combos_for(
+            self.rules, self.combos, self.ctx.at_us, future, self.sql.postgres
+        )
+        columns = ", ".join(plan_walk.state_columns(self.rules))
+        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(f"SELECT {columns} FROM plan_state")
+            return plan_walk.walk(_fetched(cursor), groups, self.kinds, combos, len(self.rules))
+        finally:
+            cursor.close()
 
-    def _commit(self, reserve: bool) -> None:
+    def _unplanned(self, groups: dict[str, list[int]], outcome: plan_walk.Walk) -> None:
+        """Candidates of customers with no usage row: unknown, or in a zone that does not
+        exist (the few such customers' zones are read back for the reason)."""
+        named = outcome.rule
+        missing = {c: members for c, members in groups.items() if named[members[0]] is None}
+        if not missing:
+            return
+        zones = dict(
+            self.execute(
+                "SELECT c.customer_id, c.zone FROM plan_cust c WHERE NOT EXISTS "
+                "(SELECT 1 FROM plan_zone z WHERE z.zone = c.zone)"
+            ).all()
+        )
+        for customer, members in missing.items():
+            zone = zones.get(customer)
+            reason = f"the customer's time zone {zone!r} is not a known IANA time zone"
+            for position in members:
+                row = InvalidRow(
+                    self.lines[position], reason if zone else "unknown customer", customer
+                )
+                self.report.invalid.append(row)
+
+    def _commit(self, reserve: bool, outcome: plan_walk.Walk) -> None:
         """Admitted candidates as ledger rows, in the transaction that read the ledger: on
         SQLite it holds the write lock from the start; on PostgreSQL the table lock taken
         before reading waits for reservations that already read (and would write) and holds
@@ -278,6 +317,12 @@ class _Planner:
             count = len(self.report.invalid)
             self.report.not_committed = f"{count} invalid row(s): fix them and plan again"
             return
+        lines, customers, kinds = self.lines, self.customers, self.kinds
+        admitted = [
+            (lines[p], customers[p], kinds[p]) for p, rule in enumerate(outcome.rule) if rule == -1
+        ]
+        for start in range(0, len(admitted), _BATCH):
+            self._driver_insert("plan_ok", admitted[start : start + _BATCH])
         status, sql = "reserved" if reserve else "sent", self.sql
         expires = max(self.at, self.now) + self.policy.settings.reservation_ttl
         values = (
@@ -306,56 +351,48 @@ class _Planner:
         """Committed rows' idempotency keys: the same plan cannot be committed twice."""
         return f"plan:{self.digest.hexdigest()[:20]}:"
 
-    def _results(self, sink: Callable[[PlanRow], None] | None) -> None:
-        """Stream the outcomes (the lists can be long) and count them. A refusal is deferred
-        when its rule's first possible instant is within the scenario's maximum delay."""
+    def _results(self, outcome: plan_walk.Walk, sink: Callable[[PlanRow], None] | None) -> None:
+        """Hand out the outcomes in line order and count them. A refusal is deferred when its
+        rule's first possible instant is within the scenario's maximum delay."""
         report, prefix = self.report, self.key_prefix if self.report.committed else None
-        if self.rules:
-            sums = ", ".join(f"SUM(f{r.i})" for r in self.rules)
-            for rule, count in zip(
-                self.rules, self.execute(f"SELECT {sums} FROM plan_eval").one(), strict=True
-            ):
-                report.rules[rule.rule.name]["refused"] = int(count or 0)
-        # The driver's cursor, not a SQLAlchemy result: a million rows go through here, and
-        # counts are kept per distinct (outcome, rule, campaign), folded into the report after.
-        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(_RESULTS)  # no parameter: the same text for every driver
-            counts: Counter[tuple[str, str | None, str | None]] = Counter()
-            names = [rule.rule.name for rule in self.rules]
-            while rows := cursor.fetchmany(_BATCH):
-                for line, customer, scenario, channel, campaign, deadline, ok, rule, retry in rows:
-                    name, until, outcome = None, None, "admitted"
-                    if not ok:
-                        name, deferred = names[rule], retry is not None and retry <= deadline
-                        outcome = "deferred" if deferred else "excluded"
-                        until = q.EPOCH + timedelta(microseconds=retry) if deferred else None
-                    counts[outcome, name, campaign] += 1
-                    if sink is not None:
-                        key = f"{prefix}{line}" if prefix and ok else None
-                        values = (line, customer, scenario, channel, campaign, outcome, name)
-                        sink(plan_row((*values, until, key)))
-        finally:
-            cursor.close()
-        for (outcome, name, campaign), count in counts.items():
+        for rule, count in zip(self.rules, outcome.refused, strict=True):
+            report.rules[rule.rule.name]["refused"] = count
+        # Counted per distinct (outcome, rule, campaign), folded into the report after.
+        counts: Counter[tuple[str, str | None, str | None]] = Counter()
+        names = [rule.rule.name for rule in self.rules]
+        pairs = [(s, c.value) for s, c in self.combos.pairs]
+        deadlines = [q.to_us(self.policy.max_delay(s)) + self.ctx.at_us for s, _ in pairs]
+        columns = zip(
+            self.lines,
+            self.customers,
+            self.kinds,
+            self.campaigns,
+            outcome.rule,
+            outcome.retry,
+            strict=True,
+        )
+        for line, customer, kind, campaign, rule, retry in columns:
+            if rule is None:  # an unplanned customer's: reported invalid
+                continue
+            name, until, outcome_name = None, None, "admitted"
+            if rule >= 0:
+                name, deferred = names[rule], retry is not None and retry <= deadlines[kind]
+                outcome_name = "deferred" if deferred else "excluded"
+                until = q.EPOCH + timedelta(microseconds=retry) if deferred else None  # type: ignore[operator]
+            counts[outcome_name, name, campaign] += 1
+            if sink is not None:
+                key = f"{prefix}{line}" if prefix and rule < 0 else None
+                scenario, channel = pairs[kind]
+                values = (line, customer, scenario, channel, campaign, outcome_name, name)
+                sink(plan_row((*values, until, key)))
+        for (outcome_name, name, campaign), count in counts.items():
             if name is not None:
-                report.rules[name][outcome] += count
-            report.totals[outcome] += count
-            report.campaigns[campaign or "(none)"][outcome] += count
+                report.rules[name][outcome_name] += count
+            report.totals[outcome_name] += count
+            report.campaigns[campaign or "(none)"][outcome_name] += count
 
 
-def _state_update(rules: list[q.RuleSql], rnd: int) -> str | None:
-    """Add round ``rnd``'s admitted candidates to their customers' usage: one join from the
-    round's admitted rows (index ``plan_eval_rnd``) to their state rows (primary key), as
-    ``UPDATE ... FROM`` on both backends; a customer has one candidate per round."""
-    items = [item for rule in rules for item in rule.added()]
-    if not items:
-        return None
-    targets = ", ".join(column for column, _ in items)
-    values = ", ".join(expr for _, expr in items)
-    if len(items) > 1:
-        targets, values = f"({targets})", f"({values})"
-    return (
-        f"UPDATE plan_state SET {targets} = {values} FROM plan_eval e "
-        f"WHERE e.rnd = {rnd} AND e.ok = 1 AND e.customer_id = plan_state.customer_id"
-    )
+def _fetched(cursor: Any) -> Iterator[tuple[Any, ...]]:
+    """A driver cursor's rows in batches: no SQLAlchemy row object per customer."""
+    while rows := cursor.fetchmany(_BATCH):
+        yield from rows

@@ -30,15 +30,6 @@ def to_us(value: datetime | timedelta) -> int:
     return (value - EPOCH if isinstance(value, datetime) else value) // timedelta(microseconds=1)
 
 
-def literal(value: float) -> str:
-    return str(value) if isinstance(value, int) else f"CAST({value!r} AS {F})"
-
-
-def among_ints(column: str, values: Iterable[int]) -> str:
-    listed = sorted(values)
-    return f"{column} IN ({', '.join(map(str, listed))})" if listed else "1 = 0"
-
-
 class Sql:
     """Dialect details and bound parameters: every string or instant goes in as a parameter;
     only numbers the code computed itself are written as literals."""
@@ -142,16 +133,11 @@ class RuleSql:
         return []
 
     def state_columns(self) -> list[tuple[str, str, str]]:
-        """(column, type, source): ``agg`` from the ledger, ``event``, or an initial value."""
+        """(column, type, source): ``agg`` from the ledger, or ``event``."""
         i = self.i
-        u, a, n, first = (
-            (f"u{i}", F, "agg"),
-            (f"a{i}", F, "0"),
-            (f"n{i}", B, "0"),
-            (f"f{i}", B, "agg"),
-        )
-        columns = {"rolling": [u, first, a, n], "calendar": [u, a], "gap": [u, first, n]}
-        columns.update(decay=[u, a], exclusion=[(f"x{i}", B, "event")], quiet=[])
+        u, first = (f"u{i}", F, "agg"), (f"f{i}", B, "agg")
+        columns = {"rolling": [u, first], "calendar": [u], "gap": [u, first], "decay": [u]}
+        columns.update(exclusion=[(f"x{i}", B, "event")], quiet=[])
         return columns[self.kind]
 
     def _value(self, alias: str) -> str:
@@ -237,63 +223,6 @@ class RuleSql:
             f"WHERE fut > 0",
         ]
 
-    def check(self, ctx: Context) -> tuple[str, str]:
-        """(fails, retry) for candidate ``c`` with state ``s``: retry is a lower bound in
-        microseconds on the next instant the rule may allow, NULL when waiting cannot help."""
-        i, rule, at = self.i, self.rule, ctx.at_us
-        scope, limit = among_ints("c.combo", self.constrained), literal(rule.limit)
-        if self.kind in ("rolling", "calendar"):
-            new = self._value("c")
-            fails = f"{scope} AND s.u{i} + s.a{i} + {new} > {limit}"
-            later = f"s.pu{i}" if self.kind == "calendar" else self._leaving(at, rule.window)
-            return fails, f"CASE WHEN {new} > {limit} THEN NULL ELSE {later} END"
-        if self.kind == "gap":
-            return f"{scope} AND s.u{i} + s.n{i} > 0", self._leaving(at, rule.min_gap)
-        if self.kind == "exclusion":
-            assert rule.window is not None
-            return f"{scope} AND s.x{i} IS NOT NULL", f"s.x{i} + {to_us(rule.window) + 1}"
-        if self.kind == "quiet":
-            return f"{scope} AND s.q{i} = 1", f"s.qe{i}"
-        return self._decay_check(ctx)
-
-    def _leaving(self, at: int, span: timedelta | None) -> str:
-        """When the earliest counted contact (in the ledger, or admitted at ``at``) leaves."""
-        assert span is not None
-        i, us = self.i, to_us(span)
-        return f"CASE WHEN s.f{i} IS NULL OR (s.n{i} > 0 AND s.f{i} > {at}) THEN {at + us} ELSE s.f{i} + {us} END"  # noqa: E501
-
-    def _decay_check(self, ctx: Context) -> tuple[str, str]:
-        i, at, sql = self.i, ctx.at_us, ctx.sql
-        assert self.rule.half_life is not None
-        threshold = literal(self.rule.limit)
-        now, room = f"(s.u{i} + s.a{i})", f"({threshold} - c.weight)"
-        later = f"plan_future d WHERE d.rule={i} AND d.customer_id=c.customer_id AND d.t<c.horizon"
-        over = f"d.p + (s.a{i} + c.weight) * d.f > {threshold}"
-        fails = (
-            f"CASE WHEN NOT ({among_ints('c.combo', self.constrained)}) THEN 0 "
-            f"WHEN {now} + c.weight > {threshold} THEN 1 WHEN s.fut = 0 THEN 0 "
-            f"WHEN EXISTS (SELECT 1 FROM {later} AND {over}) THEN 1 ELSE 0 END = 1"
-        )
-        half = to_us(self.rule.half_life)
-        wait = f"CAST(ROUND(CAST({half} AS {F}) * ln({now} / {room}) / ln(CAST(2 AS {F}))) AS {B})"
-        return fails, (
-            f"CASE WHEN {room} <= 0 THEN NULL "
-            f"WHEN {now} + c.weight > {threshold} THEN {at} + {sql.greatest(wait, '1')} "
-            f"WHEN s.fut = 0 THEN NULL ELSE (SELECT MIN(d.t) FROM {later}) END"
-        )
-
-    def added(self) -> list[tuple[str, str]]:
-        """(column, new value) adding the admitted evaluation row ``e`` (its ``k`` flag says
-        whether the rule counts it) to ``plan_state``: all plan contacts are at the plan time."""
-        i, k = self.i, f"e.k{self.i}"
-        value = "e.weight" if self.kind == "decay" else self._value("e")
-        items = []
-        if self.kind in ("rolling", "calendar", "decay"):
-            items.append((f"a{i}", f"plan_state.a{i} + {k} * {value}"))
-        if self.kind in ("rolling", "gap"):
-            items.append((f"n{i}", f"plan_state.n{i} + {k}"))
-        return items
-
 
 def state_insert(ctx: Context, rules: list[RuleSql]) -> str:
     """One row per customer in a known zone: zone values, then usage from ledger and events."""
@@ -336,63 +265,28 @@ def state_insert(ctx: Context, rules: list[RuleSql]) -> str:
     )
 
 
-def evaluate(ctx: Context, rules: list[RuleSql], rnd: int) -> str:
-    """Check round ``rnd``'s candidates (one per customer) against every rule at once, and name
-    the rule deciding a refusal as the engine does: the first (in policy order) that waiting
-    cannot satisfy, else the one whose first possible instant (``retry``) is latest. ``fence``
-    keeps each level a separate step: merged, the verdicts would be computed once per use."""
-    inner, ids = ["c.id", "c.customer_id", "c.weight"], [rule.i for rule in rules]
-    for rule in rules:
-        failing, retry = rule.check(ctx)
-        inner += [f"CASE WHEN {failing} THEN 1 ELSE 0 END AS f{rule.i}", f"{retry} AS r{rule.i}"]
-        if rule.added():
-            counted = among_ints("c.combo", rule.counted)
-            inner.append(f"CASE WHEN {counted} THEN 1 ELSE 0 END AS k{rule.i}")
-    names = [item.rsplit(" ", 1)[-1].split(".")[-1] for item in inner]
-    fence = "OFFSET 0" if ctx.sql.postgres else "LIMIT -1 OFFSET 0"
-    ok = f"CASE WHEN {' + '.join(f'f{n}' for n in ids) or 0} = 0 THEN 1 ELSE 0 END"
-    never = "".join(f" WHEN f{n} = 1 AND r{n} IS NULL THEN {n}" for n in ids)
-    latest = ctx.sql.greatest("-1", *(f"CASE WHEN f{n} = 1 THEN r{n} ELSE -1 END" for n in ids))
-    binding = "".join(f" WHEN f{n} = 1 AND r{n} = lt THEN {n}" for n in ids)
-    return (  # WHEN 1 = 0: valid SQL with no rule at all
-        f"INSERT INTO plan_eval (rnd, ok, rule, retry, {', '.join(names)}) SELECT {rnd}, ok, "
-        f"CASE WHEN ok = 1 THEN NULL ELSE COALESCE(nv, CASE WHEN 1 = 0 THEN 0{binding} END) END, "
-        f"CASE WHEN ok = 1 OR nv IS NOT NULL THEN NULL ELSE lt END, {', '.join(names)} FROM "
-        f"(SELECT x.*, {ok} AS ok, CASE WHEN 1 = 0 THEN 0{never} END AS nv, {latest} AS lt "
-        f"FROM (SELECT {', '.join(inner)} FROM plan_cand c JOIN plan_state s ON s.customer_id = "
-        f"c.customer_id WHERE c.rnk = {rnd} {fence}) x {fence}) y"
-    )
-
-
-TABLES = ("plan_raw", "plan_combo", "plan_cust", "plan_zone", "plan_state", "plan_cand")
-TABLES += ("plan_future", "plan_eval")
+TABLES = ("plan_ids", "plan_combo", "plan_cust", "plan_zone", "plan_state", "plan_future")
+TABLES += ("plan_ok",)
 
 
 def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
     """Temporary tables (``TABLES``), dropped or rolled back when the plan ends."""
     zone = [f"{c} {sql.ts if instant else B}" for r in rules for c, _, instant in r.zone_columns()]
     state = [f"{c} {t}" for r in rules for c, t, _ in r.state_columns()]
-    evals = [
-        f"f{r.i} INTEGER, r{r.i} {B}" + (f", k{r.i} INTEGER" if r.added() else "") for r in rules
-    ]
-    key, cid = "id INTEGER PRIMARY KEY", "customer_id TEXT"  # SQLite: the rowid itself
+    cid = "customer_id TEXT"
     bodies = [
-        f"{key}, {cid} NOT NULL, combo INTEGER, campaign TEXT",
+        f"{cid} PRIMARY KEY",
         f"combo INTEGER PRIMARY KEY, scenario TEXT, channel TEXT, kind TEXT, weight {F}, "
         f"priority INTEGER, delay {B}",
         f"{cid} PRIMARY KEY, zone TEXT",
         ", ".join(["zone TEXT PRIMARY KEY", *zone]),
         ", ".join([f"{cid} PRIMARY KEY", f"fut {B}", *zone, *state]),
-        f"{key}, {cid}, combo INTEGER, campaign TEXT, kind TEXT, weight {F}, priority INTEGER, "
-        f"deadline {B}, horizon {B}, rnk {B}",
         f"rule INTEGER, {cid}, t {B}, p {F}, f {F}",
-        ", ".join(
-            [f"{key}, {cid}, rnd {B}, weight {F}, ok INTEGER, rule INTEGER, retry {B}", *evals]
-        ),
+        f"id INTEGER PRIMARY KEY, {cid}, combo INTEGER",  # SQLite: the rowid itself
     ]
     keyed = "" if sql.postgres else " WITHOUT ROWID"  # SQLite: one B-tree search per lookup
-    ends, pairs = {"plan_cust": keyed, "plan_state": keyed}, zip(TABLES, bodies, strict=True)
+    ends = {"plan_ids": keyed, "plan_cust": keyed, "plan_state": keyed}
+    pairs = zip(TABLES, bodies, strict=True)
     return [f"CREATE TEMPORARY TABLE {n} ({b}){ends.get(n, '')}" for n, b in pairs] + [
         "CREATE INDEX plan_future_ix ON plan_future (customer_id, rule)",
-        "CREATE INDEX plan_eval_rnd ON plan_eval (rnd, ok)",
     ]
