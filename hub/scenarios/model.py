@@ -261,6 +261,12 @@ class ScenarioFlow(BaseModel):
         description="Event types that cancel the customer's pending steps when they occur "
         "after the trigger.",
     )
+    variables: list[Annotated[str, Field(pattern=FIELD_PATH, max_length=256)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Payload paths of the trigger event handed to the template "
+        '(e.g. ["cart_url", "total"]); nothing else from the payload leaves the core.',
+    )
 
     @field_validator("channels")
     @classmethod
@@ -268,8 +274,17 @@ class ScenarioFlow(BaseModel):
         _unique_channels(value)
         return value
 
+    @field_validator("variables")
+    @classmethod
+    def _variables(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each variable once")
+        return value
+
     @model_validator(mode="after")
     def _coherent(self) -> Self:
+        if self.variables and not self.trigger:
+            raise ValueError("variables come from the trigger's payload: give a trigger")
         if self.trigger and self.inactivity:
             raise ValueError("give a trigger or inactivity, not both")
         if self.conditions and not self.trigger:

@@ -2,8 +2,9 @@
 
 The flow model validates each scenario on its own (a step without a template, a bad delay, an
 unknown channel). What it cannot see: whether a trigger or cancel-if names an event type that
-exists (built-ins plus the types plugins register) and whether any enabled brick can send a
-step at all. ``hub config validate`` and ``hub worker`` report these by dotted path.
+exists (built-ins plus the types plugins register), whether a template variable names a scalar
+field of the trigger's payload model, and whether any enabled brick can send a step at all.
+``hub config validate`` and ``hub worker`` report these by dotted path.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from contracts import Capability, Channel, MessageKind, Purpose
+from hub.scenarios.variables import path_problem
 
 if TYPE_CHECKING:
     from hub.config import ConfiguredBrick
@@ -29,7 +33,9 @@ def flow_problems(
     senders: Mapping[Channel, Collection[Purpose]] | None = None,
 ) -> list[tuple[str, str]]:
     """(dotted path, message) pairs; ``senders``: the purposes enabled bricks serve per channel
-    (``None`` skips the sender check, e.g. before bricks are configured)."""
+    (``None`` skips the sender check, e.g. before bricks are configured). When
+    ``event_types`` maps types to payload models, template variables are checked against the
+    trigger's model."""
     known = sorted(event_types)
     listing = ", ".join(known)
     problems: list[tuple[str, str]] = []
@@ -45,6 +51,12 @@ def flow_problems(
             problems.append((base, f"a flow needs a name of at most {MAX_FLOW_NAME} characters"))
         if scenario.trigger:
             check_type(f"{base}.trigger", scenario.trigger)
+            model = event_types.get(scenario.trigger) if isinstance(event_types, Mapping) else None
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                for index, variable in enumerate(scenario.variables):
+                    problem = path_problem(model, variable)
+                    if problem:
+                        problems.append((f"{base}.variables.{index}", problem))
         for index, event_type in enumerate(scenario.cancel_if):
             check_type(f"{base}.cancel_if.{index}", event_type)
         if scenario.inactivity is not None:

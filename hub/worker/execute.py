@@ -18,10 +18,12 @@ from sqlalchemy import select, update
 
 from contracts import Channel, MessageKind, Purpose
 from hub.consent import may_contact
+from hub.events.store import read_events
 from hub.logs import get_logger
 from hub.runtime import Runtime
 from hub.scenarios.jobs import JOBS, JobStatus, send_key
 from hub.scenarios.schedule import cancel_reason
+from hub.scenarios.variables import Scalar, extract_variables
 from hub.sending import NoBrickForChannel, SendOutcome, pick_sender, send_message
 from hub.storage.db import session_scope
 from hub.storage.models import Customer, CustomerEvent, table
@@ -84,6 +86,15 @@ def _cancelling_event(
     return None if row is None else cancel_reason(row.type, row.id)
 
 
+def _variables(runtime: Runtime, job: ClaimedJob, paths: list[str]) -> dict[str, Scalar]:
+    """The scenario's allow-listed values from the trigger's payload (opened only for them)."""
+    if not paths or job.trigger_event_id is None:
+        return {}
+    with session_scope(runtime.engine) as session:
+        events = read_events(session, runtime.vault, [job.trigger_event_id])
+    return extract_variables(events[0].payload, paths) if events else {}
+
+
 def _record(runtime: Runtime, job: ClaimedJob, worker_id: str, result: JobResult) -> None:
     values: dict[str, object] = {
         "status": result.status.value,
@@ -128,6 +139,7 @@ async def _try_channels(
     template: str,
     kind: MessageKind,
     now: datetime,
+    variables: dict[str, Scalar],
 ) -> tuple[SendOutcome | None, Channel | None, list[str], datetime | None]:
     """Send on the first channel that takes it; (outcome, channel, notes, earliest deferral).
 
@@ -149,6 +161,7 @@ async def _try_channels(
             template=template,
             kind=kind,
             idempotency_key=send_key(job.idempotency_key, channel),
+            variables=variables,
             now=now,
         )
         if outcome.status in ("sent", "failed", "in_doubt"):
@@ -199,8 +212,9 @@ async def _run(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobResult:
         )
     channels = scenario.step_channels(job.step)
     try:
+        variables = _variables(runtime, job, scenario.variables)
         outcome, channel, notes, until = await _try_channels(
-            runtime, job, channels, step.template, scenario.kind, now
+            runtime, job, channels, step.template, scenario.kind, now, variables
         )
     except Exception as exc:  # a bug or an unreachable database: keep the worker alive
         log.exception("job failed", job_id=job.id, error_type=type(exc).__name__)

@@ -170,3 +170,71 @@ def test_condition_values_are_checked() -> None:
         {"shipping": {"country": "BE"}}
     )
     assert not Condition(field="flag", op="eq", value=1).matches({"flag": True})
+
+
+def test_template_variables_are_checked_against_the_trigger_payload(tmp_path: Path) -> None:
+    def flow(variables: list[str], trigger: str = "cart.abandoned") -> ScenarioSettings:
+        return ScenarioSettings.model_validate(
+            {
+                "trigger": trigger,
+                "channels": ["email"],
+                "steps": [{"template": "t"}],
+                "variables": variables,
+            }
+        )
+
+    good = ["cart_url", "total", "currency", "updated_at"]
+    assert flow_problems({"cart": flow(good)}, BUILTIN_EVENT_TYPES) == []
+    profile = ["contact.first_name", "contact.locale", "contact.attributes.tier"]
+    assert flow_problems({"p": flow(profile, "customer.updated")}, BUILTIN_EVENT_TYPES) == []
+    bad = ["totl", "items", "items.sku", "total.amount"]
+    problems = dict(flow_problems({"cart": flow(bad)}, BUILTIN_EVENT_TYPES))
+    assert problems["scenarios.cart.variables.0"].startswith("no field 'totl' in the payload")
+    assert "cart_url" in problems["scenarios.cart.variables.0"]
+    assert "not a single value" in problems["scenarios.cart.variables.1"]
+    assert "'items' is a list" in problems["scenarios.cart.variables.2"]
+    assert "'total' is a single value" in problems["scenarios.cart.variables.3"]
+    # A type known only by name (no model at hand) is not checked further.
+    assert flow_problems({"cart": flow(bad)}, set(BUILTIN_EVENT_TYPES)) == []
+    # In config: paths are dotted names, each once, and only with a trigger.
+    base = '[scenarios.x]\ntrigger = "cart.abandoned"\nchannels = ["email"]\n'
+    base += 'steps = [{template = "t"}]\n'
+    assert "scenarios.x.variables.0" in _problems(tmp_path, base + 'variables = ["a b"]\n')
+    twice = _problems(tmp_path, base + 'variables = ["total", "total"]\n')
+    assert "each variable once" in twice["scenarios.x.variables"]
+    idle = '[scenarios.x]\ninactivity = {after = "90d", events = ["order.placed"]}\n'
+    idle += 'channels = ["email"]\nsteps = [{template = "t"}]\nvariables = ["total"]\n'
+    assert "give a trigger" in _problems(tmp_path, idle)["scenarios.x"]
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["a", "b", "c"]),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False)
+            | st.text(max_size=5)
+            | st.decimals(allow_nan=False, allow_infinity=False),
+            lambda inner: (
+                st.lists(inner, max_size=2)
+                | st.dictionaries(st.sampled_from("abc"), inner, max_size=2)
+            ),
+            max_leaves=6,
+        ),
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_only_allow_listed_scalars_are_extracted(payload: dict) -> None:
+    from hub.scenarios.variables import extract_variables
+
+    paths = ["a", "b.c", "c.a.b"]
+    found = extract_variables(payload, paths)
+    assert set(found) <= set(paths)
+    for path, value in found.items():
+        assert isinstance(value, str | int | float | bool)
+        current = payload
+        for key in path.split("."):
+            current = current[key]
+        assert value == (str(current) if isinstance(current, Decimal) else current)

@@ -191,3 +191,18 @@ def test_a_stop_request_finishes_the_job_in_hand_and_puts_the_rest_back(
         assert {j.attempts for j in step0 if j.status == "scheduled"} == {0}
         rest = run_worker(runtime, worker_id="w1", until_idle=True, now=t0 + timedelta(hours=1))
         assert rest.statuses == {"done": 2} and len(outbox(runtime)) == 3
+
+
+def test_only_the_scenarios_variables_reach_the_brick(tmp_path: Path, database_url: str) -> None:
+    t0 = base_time()
+    listed = {
+        'max_delay = "24h"\n': 'max_delay = "24h"\nvariables = ["total", "currency", "cart_url"]\n'
+    }
+    with flow_runtime(tmp_path, database_url, replace=listed) as runtime:
+        _customer(runtime, "ada@example.com", t0)
+        ingest(runtime, cart("ada@example.com", "c1", t0, total="129.50"))
+        run_worker(runtime, worker_id="w1", until_idle=True, now=t0 + timedelta(hours=2))
+        sent = {m["template"]: m for m in outbox(runtime)}
+        # The cart has no cart_url (null): left out. Items and cart id never leave the core.
+        assert sent["cart-email"]["variables"] == {"total": "129.50", "currency": "EUR"}
+        assert sent["big-cart"]["variables"] == {}
