@@ -30,15 +30,35 @@ from hub.storage.models import Customer, CustomerEvent, table
 from hub.storage.types import utcnow
 from hub.worker.claim import ClaimedJob
 
-__all__ = ["JobResult", "run_job"]
+__all__ = ["ChannelAttempt", "JobResult", "run_job"]
 
 log = get_logger(__name__)
 EVENTS, CUSTOMERS = table(CustomerEvent), table(Customer)
 
 
 @dataclass(frozen=True)
+class ChannelAttempt:
+    """One channel tried for a job: ``outcome`` is the send's (``sent``, ``deferred``,
+    ``refused``, ``failed``, ``in_doubt``) or ``skipped`` when the channel could not carry the
+    job at all; ``rule`` names what decided (a ledger rule, ``consent``, ``no_sender``)."""
+
+    channel: str
+    outcome: str
+    rule: str | None
+    reason: str
+    until: datetime | None = None
+
+    def note(self) -> str:
+        if self.outcome == "skipped":
+            return f"{self.channel}: {self.reason}"
+        return f"{self.channel}: {self.outcome} by {self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True)
 class JobResult:
-    """What became of a job. ``status`` ``scheduled`` means rescheduled (to ``due_at``)."""
+    """What became of a job. ``status`` ``scheduled`` means rescheduled (to ``due_at``).
+    ``attempts``: each channel tried, in preference order (empty when the job never got to
+    choose a channel: cancelled, expired)."""
 
     job_id: int
     scenario: str
@@ -48,6 +68,9 @@ class JobResult:
     channel: str | None = None
     request_id: str | None = None
     due_at: datetime | None = None
+    customer_id: str | None = None
+    trigger_event_id: int | None = None
+    attempts: tuple[ChannelAttempt, ...] = ()
 
 
 def _start(runtime: Runtime, job: ClaimedJob) -> tuple[datetime, str | None]:
@@ -120,16 +143,18 @@ def _record(runtime: Runtime, job: ClaimedJob, worker_id: str, result: JobResult
         log.warning("job taken over before its result was recorded", job_id=job.id)
 
 
-def _skip_reason(runtime: Runtime, job: ClaimedJob, channel: Channel, kind: MessageKind) -> str:
-    """Why ``channel`` cannot carry this job at all ('' when it can be tried)."""
+def _skip_reason(
+    runtime: Runtime, job: ClaimedJob, channel: Channel, kind: MessageKind
+) -> tuple[str, str] | None:
+    """(rule, reason) why ``channel`` cannot carry this job at all (``None``: try it)."""
     purpose = Purpose.MARKETING if kind is MessageKind.MARKETING else Purpose.TRANSACTIONAL
     try:
         pick_sender(runtime, channel, purpose)
     except NoBrickForChannel as exc:
-        return str(exc)
+        return "no_sender", str(exc)
     with session_scope(runtime.engine) as session:
         verdict = may_contact(session, job.customer_id, channel, kind)
-    return "" if verdict.allowed else verdict.reason
+    return None if verdict.allowed else ("consent", verdict.reason)
 
 
 async def _try_channels(
@@ -140,18 +165,18 @@ async def _try_channels(
     kind: MessageKind,
     now: datetime,
     variables: dict[str, Scalar],
-) -> tuple[SendOutcome | None, Channel | None, list[str], datetime | None]:
-    """Send on the first channel that takes it; (outcome, channel, notes, earliest deferral).
+) -> tuple[SendOutcome | None, Channel | None, list[ChannelAttempt], datetime | None]:
+    """Send on the first channel that takes it; (outcome, channel, attempts, earliest deferral).
 
     Every send happens at ``now``, the worker's clock: the ledger decides at the job's time,
     so a replay or a simulation on a virtual clock takes the decisions the live worker would.
     """
-    notes: list[str] = []
+    attempts: list[ChannelAttempt] = []
     earliest: datetime | None = None
     for channel in channels:
         skip = _skip_reason(runtime, job, channel, kind)
         if skip:
-            notes.append(f"{channel.value}: {skip}")
+            attempts.append(ChannelAttempt(channel.value, "skipped", *skip))
             continue
         outcome = await send_message(
             runtime,
@@ -164,13 +189,17 @@ async def _try_channels(
             variables=variables,
             now=now,
         )
-        if outcome.status in ("sent", "failed", "in_doubt"):
-            return outcome, channel, notes, earliest
         decision = outcome.decision
-        notes.append(f"{channel.value}: {outcome.status} by {decision.rule}: {decision.reason}")
+        attempts.append(
+            ChannelAttempt(
+                channel.value, outcome.status, decision.rule, decision.reason, decision.until
+            )
+        )
+        if outcome.status in ("sent", "failed", "in_doubt"):
+            return outcome, channel, attempts, earliest
         if outcome.status == "deferred" and decision.until is not None:
             earliest = decision.until if earliest is None else min(earliest, decision.until)
-    return None, None, notes, earliest
+    return None, None, attempts, earliest
 
 
 async def run_job(runtime: Runtime, job: ClaimedJob, worker_id: str, now: datetime) -> JobResult:
@@ -189,8 +218,20 @@ async def run_job(runtime: Runtime, job: ClaimedJob, worker_id: str, now: dateti
 
 
 async def _run(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobResult:
+    attempts: list[ChannelAttempt] = []
+
     def done(status: JobStatus, reason: str, **extra: object) -> JobResult:
-        return JobResult(job.id, job.scenario, job.step, status, reason, **extra)  # type: ignore[arg-type]
+        return JobResult(
+            job.id,
+            job.scenario,
+            job.step,
+            status,
+            reason,
+            customer_id=job.customer_id,
+            trigger_event_id=job.trigger_event_id,
+            attempts=tuple(attempts),
+            **extra,  # type: ignore[arg-type]
+        )
 
     scenario = runtime.settings.scenarios.get(job.scenario)
     if scenario is None or job.step >= len(scenario.steps):
@@ -213,7 +254,7 @@ async def _run(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobResult:
     channels = scenario.step_channels(job.step)
     try:
         variables = _variables(runtime, job, scenario.variables)
-        outcome, channel, notes, until = await _try_channels(
+        outcome, channel, attempts, until = await _try_channels(
             runtime, job, channels, step.template, scenario.kind, now, variables
         )
     except Exception as exc:  # a bug or an unreachable database: keep the worker alive
@@ -231,7 +272,7 @@ async def _run(runtime: Runtime, job: ClaimedJob, now: datetime) -> JobResult:
             JobStatus.IN_DOUBT: outcome.decision.reason,
         }[status]
         return done(status, reason, channel=channel.value, request_id=outcome.request_id)
-    summary = "; ".join(notes) or "no channel to try"
+    summary = "; ".join(a.note() for a in attempts) or "no channel to try"
     if until is not None:
         if until <= planned + max_delay:
             return done(
