@@ -25,6 +25,7 @@ from hub.cli import (
     report_cmd,
     send_cmd,
     serve_cmd,
+    simulate_cmd,
     worker_cmd,
 )
 from hub.cli.output import EXIT_INTERNAL, EXIT_INVALID, CliError, stderr
@@ -127,6 +128,7 @@ def build_app() -> typer.Typer:
     app.command("send")(send_cmd.send)
     app.command("worker")(worker_cmd.worker)
     app.command("serve")(serve_cmd.serve)
+    app.command("simulate")(simulate_cmd.simulate)
     app.command("demo")(demo_cmd.demo)
     return app
 
