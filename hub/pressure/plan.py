@@ -219,7 +219,7 @@ class _Planner:
     def _customers(self) -> dict[str, list[int]]:
         """Candidate positions per customer (in line order), the customers and their zones;
         per-zone calendar periods and quiet hours are computed in Python (few distinct zones),
-        then every customer's usage in one SQL pass over the ledger (``plan_state``)."""
+        and every customer's usage is read by ``_arbitrate``."""
         groups: dict[str, list[int]] = {}
         for position, customer in enumerate(self.customers):
             members = groups.get(customer)
@@ -238,9 +238,8 @@ class _Planner:
         zones = [z for z in (self._zone_values(name) for name in names) if z is not None]
         columns = [c for r in self.rules for c, _, _ in r.zone_columns()]
         self._insert("plan_zone", ["zone", *columns], zones)
-        self.execute(q.state_insert(self.ctx, self.rules))
         if self.sql.postgres:  # temporary tables get no statistics otherwise
-            self.execute("ANALYZE plan_state")
+            self.execute("ANALYZE plan_cust")
         return groups
 
     def _zone_values(self, name: str) -> dict[str, Any] | None:
@@ -262,29 +261,61 @@ class _Planner:
         return values
 
     def _arbitrate(self, groups: dict[str, list[int]]) -> plan_walk.Walk:
-        """Later contacts in SQL (rare: windows ending at them, pressure at their instants),
-        then one pass over the customers' usage rows in Python (``plan_walk``)."""
+        """Every customer's usage in one SQL pass over the ledger, walked as it streams in
+        (``plan_walk``). Customers with contacts after the plan time are set aside and walked
+        last, once SQL has added what those contacts imply (rare)."""
         future: plan_walk.Future = {}
-        later = [r for r in self.rules if r.kind in ("rolling", "decay")]
-        if later and self.execute("SELECT 1 FROM plan_state WHERE fut > 0").first():
-            for rule in later:
-                for statement in rule.future(self.ctx):
-                    self.execute(statement)
-            rows = self.execute(
-                "SELECT rule, customer_id, t, p, f FROM plan_future WHERE t IS NOT NULL"
-            )
-            for rule_index, customer, moment, pressure, factor in rows:
-                future.setdefault((rule_index, customer), []).append((moment, pressure, factor))
         combos = plan_walk.combos_for(
             self.rules, self.combos, self.ctx.at_us, future, self.sql.postgres
         )
-        columns = ", ".join(plan_walk.state_columns(self.rules))
-        cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        out = plan_walk.Walk.start(len(self.kinds), len(self.rules))
+        later: list[plan_walk.Row] = []
+        rows = self._rows(q.state_select(self.ctx, self.rules))
+        if any(r.kind in ("rolling", "decay") for r in self.rules):
+            rows = _set_aside(rows, later)
+        plan_walk.walk(out, rows, groups, self.kinds, combos)
+        if later:
+            plan_walk.walk(out, self._later(later, future), groups, self.kinds, combos)
+        return out
+
+    def _rows(self, statement: str) -> Iterator[plan_walk.Row]:
+        """A query's rows as the driver's tuples, in batches: no SQLAlchemy row per customer."""
+        result = self.execute(statement)
         try:
-            cursor.execute(f"SELECT {columns} FROM plan_state")
-            return plan_walk.walk(_fetched(cursor), groups, self.kinds, combos, len(self.rules))
+            while rows := result.cursor.fetchmany(_BATCH):
+                yield from rows
         finally:
-            cursor.close()
+            result.close()
+
+    def _later(self, rows: list[plan_walk.Row], future: plan_walk.Future) -> list[plan_walk.Row]:
+        """For customers with contacts after the plan time: rolling windows ending at those
+        contacts raise ``u`` to the fullest of them, and decayed pressure at each contact goes
+        to ``future``, all computed in SQL from ``plan_state``. Returns the rows updated."""
+        columns = q.state_columns(self.rules)
+        rolling = [columns.index(f"u{r.i}") for r in self.rules if r.kind == "rolling"]
+        state = [(row[0], row[1], *(row[n] for n in rolling)) for row in rows]
+        for start in range(0, len(state), _BATCH):
+            self._driver_insert("plan_state", state[start : start + _BATCH])
+        if self.sql.postgres:
+            self.execute("ANALYZE plan_state")
+        for rule in self.rules:
+            if rule.kind in ("rolling", "decay"):
+                for statement in rule.future(self.ctx):
+                    self.execute(statement)
+        query = "SELECT rule, customer_id, t, p, f FROM plan_future WHERE t IS NOT NULL"
+        for rule_index, customer, moment, pressure, factor in self.execute(query):
+            future.setdefault((rule_index, customer), []).append((moment, pressure, factor))
+        if not rolling:
+            return rows
+        names = ", ".join(columns[n] for n in rolling)
+        raised = {r[0]: r[1:] for r in self.execute(f"SELECT customer_id, {names} FROM plan_state")}
+        updated = []
+        for row in rows:
+            values = list(row)
+            for n, value in zip(rolling, raised[row[0]], strict=True):
+                values[n] = value
+            updated.append(tuple(values))
+        return updated
 
     def _unplanned(self, groups: dict[str, list[int]], outcome: plan_walk.Walk) -> None:
         """Candidates of customers with no usage row: unknown, or in a zone that does not
@@ -392,7 +423,12 @@ class _Planner:
             report.campaigns[campaign or "(none)"][outcome_name] += count
 
 
-def _fetched(cursor: Any) -> Iterator[tuple[Any, ...]]:
-    """A driver cursor's rows in batches: no SQLAlchemy row object per customer."""
-    while rows := cursor.fetchmany(_BATCH):
-        yield from rows
+def _set_aside(
+    rows: Iterable[plan_walk.Row], later: list[plan_walk.Row]
+) -> Iterator[plan_walk.Row]:
+    """Rows of customers without contacts after the plan time; the others go to ``later``."""
+    for row in rows:
+        if row[1]:
+            later.append(row)
+        else:
+            yield row

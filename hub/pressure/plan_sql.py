@@ -132,14 +132,6 @@ class RuleSql:
             return [(f"q{i}", "quiet", False), (f"qe{i}", "until_us", False)]
         return []
 
-    def state_columns(self) -> list[tuple[str, str, str]]:
-        """(column, type, source): ``agg`` from the ledger, or ``event``."""
-        i = self.i
-        u, first = (f"u{i}", F, "agg"), (f"f{i}", B, "agg")
-        columns = {"rolling": [u, first], "calendar": [u], "gap": [u, first], "decay": [u]}
-        columns.update(exclusion=[(f"x{i}", B, "event")], quiet=[])
-        return columns[self.kind]
-
     def _value(self, alias: str) -> str:
         return f"{alias}.weight" if self.rule.measure == "weight" else "1"
 
@@ -183,12 +175,18 @@ class RuleSql:
             return {f"u{i}": f"SUM(CASE WHEN {counted} AND l.at <= {at} THEN {decayed} ELSE 0 END)"}
         return {}
 
-    def event_aggregate(self, ctx: Context) -> str:
-        """Latest qualifying event among rows ``e``: ``at - window <= occurred_at <= at``."""
+    def event_latest(self, ctx: Context) -> str:
+        """The latest qualifying event of customer ``c`` (``at - window <= occurred_at <= at``,
+        after the plan's look-back), as microseconds: one seek in ``(customer_id, type,
+        occurred_at)``."""
         assert self.rule.window is not None
         sql, since = ctx.sql, ctx.sql.bind(ctx.at - self.rule.window)
-        hit = f"e.type = {sql.bind(self.rule.event)} AND e.occurred_at >= {since}"
-        return sql.us(f"MAX(CASE WHEN {hit} THEN e.occurred_at END)")
+        latest = (
+            f"(SELECT MAX(e.occurred_at) FROM customer_events e WHERE e.customer_id = "
+            f"c.customer_id AND e.type = {sql.bind(self.rule.event)} AND e.occurred_at >= {since} "
+            f"AND e.occurred_at > {sql.bind(ctx.low)} AND e.occurred_at <= {sql.bind(ctx.at)})"
+        )
+        return sql.us(latest)
 
     def future(self, ctx: Context) -> list[str]:
         """For customers with contacts after the plan time: the usage of rolling windows that
@@ -224,44 +222,43 @@ class RuleSql:
         ]
 
 
-def state_insert(ctx: Context, rules: list[RuleSql]) -> str:
-    """One row per customer in a known zone: zone values, then usage from ledger and events."""
+#: Per kind of rule, the columns of a customer's usage row that the checks read.
+_READ = {
+    "rolling": ("u", "f"),
+    "calendar": ("u", "pu"),
+    "gap": ("u", "f"),
+    "decay": ("u",),
+    "exclusion": ("x",),
+    "quiet": ("q", "qe"),
+}
+
+
+def state_columns(rules: list[RuleSql]) -> list[str]:
+    """The columns of a customer's usage row, in ``state_select`` order."""
+    return ["customer_id", "fut"] + [f"{c}{r.i}" for r in rules for c in _READ[r.kind]]
+
+
+def state_select(ctx: Context, rules: list[RuleSql]) -> str:
+    """One row per customer in a known zone (``state_columns``): usage from the ledger and
+    events and the zone's values, in one grouped pass over the ledger through its customer
+    index (a customer without contacts gets one row of NULLs: sums of 0, no first contact)."""
     sql = ctx.sql
-    aggregates = {"fut": f"SUM(CASE WHEN l.at > {sql.bind(ctx.at)} THEN 1 ELSE 0 END)"}
-    events: dict[str, str] = {}
-    columns, values = ["customer_id", "fut"], ["c.customer_id", "COALESCE(g.fut, 0)"]
+    values = ["c.customer_id", f"SUM(CASE WHEN l.at > {sql.bind(ctx.at)} THEN 1 ELSE 0 END)"]
     for rule in rules:
-        aggregates.update(rule.ledger_aggregates(ctx))
-        columns += [column for column, _, _ in rule.zone_columns()]
-        values += [f"z.{column}" for column, _, _ in rule.zone_columns()]
-        for column, _type, source in rule.state_columns():
-            columns.append(column)
-            if source == "event":
-                events[column] = rule.event_aggregate(ctx)
-            aggregated = f"g.{column}" if column[0] == "f" else f"COALESCE(g.{column}, 0)"
-            source = {"agg": aggregated, "event": f"ev.{column}"}.get(source, source)
-            values.append(source)
-    joins = (
-        f"LEFT JOIN (SELECT c.customer_id AS cid, "
-        f"{', '.join(f'{expr} AS {name}' for name, expr in aggregates.items())} "
-        f"FROM plan_cust c CROSS JOIN plan_zone z CROSS JOIN pressure_ledger l "
-        f"WHERE z.zone = c.zone AND l.customer_id = c.customer_id AND l.at > {sql.bind(ctx.low)} "
-        f"AND l.at < {sql.bind(ctx.high)} AND {ctx.counting('l')} GROUP BY c.customer_id) g "
-        f"ON g.cid = c.customer_id"
-    )
-    if events:
-        types = [str(rule.rule.event) for rule in rules if rule.kind == "exclusion"]
-        joins += (
-            f" LEFT JOIN (SELECT c.customer_id AS cid, "
-            f"{', '.join(f'{expr} AS {name}' for name, expr in events.items())} "
-            f"FROM plan_cust c CROSS JOIN customer_events e WHERE e.customer_id = c.customer_id "
-            f"AND {sql.among('e.type', types)} AND e.occurred_at > {sql.bind(ctx.low)} "
-            f"AND e.occurred_at <= {sql.bind(ctx.at)} GROUP BY c.customer_id) ev "
-            f"ON ev.cid = c.customer_id"
-        )
+        aggregates = rule.ledger_aggregates(ctx)
+        for prefix in _READ[rule.kind]:
+            column = f"{prefix}{rule.i}"
+            if prefix == "x":
+                values.append(rule.event_latest(ctx))
+            else:
+                values.append(aggregates.get(column, f"z.{column}"))
+    # PostgreSQL takes the zone's columns once grouped by its key; SQLite needs no sort then.
+    group = "c.customer_id, z.zone" if sql.postgres else "c.customer_id"
     return (
-        f"INSERT INTO plan_state ({', '.join(columns)}) SELECT {', '.join(values)} "
-        f"FROM plan_cust c JOIN plan_zone z ON z.zone = c.zone {joins}"
+        f"SELECT {', '.join(values)} FROM plan_cust c JOIN plan_zone z ON z.zone = c.zone "
+        f"LEFT JOIN pressure_ledger l ON l.customer_id = c.customer_id "
+        f"AND l.at > {sql.bind(ctx.low)} AND l.at < {sql.bind(ctx.high)} AND {ctx.counting('l')} "
+        f"GROUP BY {group}"
     )
 
 
@@ -272,7 +269,7 @@ TABLES += ("plan_ok",)
 def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
     """Temporary tables (``TABLES``), dropped or rolled back when the plan ends."""
     zone = [f"{c} {sql.ts if instant else B}" for r in rules for c, _, instant in r.zone_columns()]
-    state = [f"{c} {t}" for r in rules for c, t, _ in r.state_columns()]
+    rolling = [f"u{r.i} {F}" for r in rules if r.kind == "rolling"]
     cid = "customer_id TEXT"
     bodies = [
         f"{cid} PRIMARY KEY",
@@ -280,7 +277,7 @@ def create_tables(sql: Sql, rules: list[RuleSql]) -> list[str]:
         f"priority INTEGER, delay {B}",
         f"{cid} PRIMARY KEY, zone TEXT",
         ", ".join(["zone TEXT PRIMARY KEY", *zone]),
-        ", ".join([f"{cid} PRIMARY KEY", f"fut {B}", *zone, *state]),
+        ", ".join([f"{cid} PRIMARY KEY", f"fut {B}", *rolling]),
         f"rule INTEGER, {cid}, t {B}, p {F}, f {F}",
         f"id INTEGER PRIMARY KEY, {cid}, combo INTEGER",  # SQLite: the rowid itself
     ]

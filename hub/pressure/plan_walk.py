@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from hub.pressure import plan_sql as q
 
-__all__ = ["ALLOWS", "Combo", "Walk", "combos_for", "state_columns", "walk"]
+__all__ = ["ALLOWS", "Combo", "Walk", "combos_for", "walk"]
 
 
 class _Allows:
@@ -55,19 +55,6 @@ class Combo:
     horizon: int  # microseconds: later contacts before it are checked for decayed pressure
     checks: tuple[tuple[int, Check], ...]
     adds: tuple[tuple[int, float], ...]  # (rule, value added to ``a``; ``n`` gains 1)
-
-
-def state_columns(rules: Sequence[q.RuleSql]) -> list[str]:
-    """The ``plan_state`` columns the checks read, in the order of a fetched row."""
-    wanted = {
-        "rolling": ("u", "f"),
-        "calendar": ("u", "pu"),
-        "gap": ("u", "f"),
-        "decay": ("u",),
-        "exclusion": ("x",),
-        "quiet": ("q", "qe"),
-    }
-    return ["customer_id", "fut"] + [f"{c}{r.i}" for r in rules for c in wanted[r.kind]]
 
 
 def _round(postgres: bool) -> Callable[[float], int]:
@@ -180,8 +167,9 @@ def combos_for(
     future: Future,
     postgres: bool,
 ) -> list[Combo]:
-    """Every (scenario, channel) pair's ``Combo``, indexed as ``combos.pairs``."""
-    policy, pos = combos.policy, {c: n for n, c in enumerate(state_columns(rules))}
+    """Every (scenario, channel) pair's ``Combo``, indexed as ``combos.pairs``. The checks read
+    rows of ``plan_sql.state_columns``; decay reads ``future`` once it is filled."""
+    policy, pos = combos.policy, {c: n for n, c in enumerate(q.state_columns(list(rules)))}
     checks: dict[int, Check] = {}
     for rule in rules:
         if rule.kind in ("rolling", "calendar"):
@@ -219,23 +207,26 @@ class Walk:
     retry: list[int | None]
     refused: list[int]  # per rule: candidates it refused, named or not
 
+    @classmethod
+    def start(cls, candidates: int, rules: int) -> Walk:
+        return cls([None] * candidates, [None] * candidates, [0] * rules)
+
 
 def walk(
+    out: Walk,
     states: Iterable[Row],
     groups: dict[str, list[int]],
     kinds: Sequence[int],
     combos: Sequence[Combo],
-    rule_count: int,
-) -> Walk:
-    """Arbitrate every customer of ``states`` (rows of ``state_columns``): ``groups`` gives a
-    customer's candidate positions in line order, ``kinds`` each position's combo number. A
-    refusal names the first rule (in policy order) waiting cannot satisfy, else the one whose
-    first possible instant is latest (the first such on a tie), as the engine does."""
-    size = len(kinds)
-    named: list[int | None] = [None] * size
-    retries: list[int | None] = [None] * size
-    refused = [0] * rule_count
-    rank = [-combos[kind].priority for kind in range(len(combos))]
+) -> None:
+    """Arbitrate every customer of ``states`` (rows of ``plan_sql.state_columns``) into
+    ``out``: ``groups`` gives a customer's candidate positions in line order, ``kinds`` each
+    position's combo number. A refusal names the first rule (in policy order) waiting cannot
+    satisfy, else the one whose first possible instant is latest (the first such on a tie),
+    as the engine does."""
+    named, retries, refused = out.rule, out.retry, out.refused
+    rule_count = len(refused)
+    rank = [-combo.priority for combo in combos]
     order = [rank[kind] for kind in kinds]  # higher priority first; stable: then line order
     for row in states:
         members = groups[row[0]]
@@ -265,4 +256,3 @@ def walk(
                 for i, value in combo.adds:
                     acc[i] += value
                     cnt[i] += 1
-    return Walk(named, retries, refused)
