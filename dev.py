@@ -2,7 +2,7 @@
 """One entry point for people and CI: needs nothing but Python 3.11+.
 
     python3 dev.py demo      set up .venv (first run only) and run the offline demo
-    python3 dev.py test      set up .venv and run the whole test suite
+    python3 dev.py test      set up .venv and run the whole test suite (a worker per core)
     python3 dev.py lint      ruff + import-linter (architecture boundaries)
     python3 dev.py hub ...   any hub command inside the project's virtualenv
 
@@ -51,7 +51,9 @@ def main(argv: list[str]) -> int:
     if command == "demo":
         return _run(BIN / "hub", "demo", *rest)
     if command == "test":
-        return _run(BIN / "python", "-m", "pytest", *rest)
+        # One pytest worker per core: the suite is mostly independent database tests.
+        parallel = [] if any(a == "-n" or a.startswith("-n") for a in rest) else ["-n", "auto"]
+        return _run(BIN / "python", "-m", "pytest", *parallel, *rest)
     if command == "lint":
         return _run(BIN / "ruff", "check", ".") or _run(BIN / "lint-imports")
     if command == "hub":

@@ -338,6 +338,7 @@ def test_missing_keys(run_cli, tmp_path):
         (short_key(31), "too short: 31 bytes, needs at least 32"),
         ("this is not base64!", "must be base64 (make one with `hub keys generate`)"),
     ],
+    ids=["16-bytes", "31-bytes", "not-base64"],  # stable ids: parallel workers must agree
 )
 def test_unusable_key(run_cli, tmp_path, keys, value, message):
     keys["pepper"].write_text(value, encoding="ascii")
