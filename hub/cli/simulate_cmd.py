@@ -8,13 +8,15 @@ opened and no brick is called (docs/simulate.md). Exit 0 with the report, 2 for 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from hub.cli.output import emit_json, fail, parse_instant, stderr, stdout
-from hub.config import find_config_path, load_settings
+from hub.config import HubSettings, find_config_path, load_settings
+from hub.logs import configure_logging
 from hub.simulate import (
     SimulatedDecision,
     SimulationInputError,
@@ -74,6 +76,18 @@ def _print(report: SimulationReport) -> None:
         stdout.print(f"  rule {name}: {count}", markup=False)
 
 
+def _quiet_logging(settings: HubSettings) -> None:
+    """Warnings and errors only: the worker runs at every instant, and its per-job info lines
+    would repeat the report on stderr hundreds of times."""
+    configured = settings.logging.level
+    severe = logging.getLevelName(configured.upper()) > logging.INFO
+    style = settings.logging.format
+    configure_logging(
+        level=configured if severe else "warning",
+        json_output=None if style == "auto" else style == "json",
+    )
+
+
 def simulate(
     ctx: typer.Context,
     events: Annotated[
@@ -94,6 +108,7 @@ def simulate(
     if contacts is not None and not contacts.is_file():
         fail(f"--contacts: no such file: {contacts}")
     settings = load_settings(find_config_path(ctx.obj.config))
+    _quiet_logging(settings)
     try:
         timed = read_event_file(events)
         report = run_simulation(

@@ -31,7 +31,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from hub.config import HubSettings
 from hub.contacts.importer import import_contacts
@@ -48,13 +48,14 @@ from hub.simulate.report import (
     decision_from,
 )
 from hub.simulate.scratch import SimulationRuntime, open_scratch_runtime
-from hub.storage.models import CustomerEvent, table
+from hub.storage.models import ConsentEntry, CustomerEvent, table
+from hub.storage.types import utcnow
 from hub.worker import run_worker
 from hub.worker.execute import JobResult
 
 __all__ = ["DEFAULT_TICK", "WORKER_ID", "simulate"]
 
-EVENTS = table(CustomerEvent)
+EVENTS, CONSENTS = table(CustomerEvent), table(ConsentEntry)
 DEFAULT_TICK = timedelta(hours=1)
 WORKER_ID = "simulation"
 #: A job left due at an instant already visited is taken one second later (never twice).
@@ -184,12 +185,27 @@ class _Replay:
 
 
 def _import_contacts(runtime: SimulationRuntime, path: Path, report: SimulationReport) -> None:
+    """Import as ``hub contacts import`` does; the file is the people's state at ``start``.
+
+    A consent without ``consent_recorded_at`` is stamped by the import with the real time,
+    later than a window in the past: the latest statement winning, it would override every
+    consent change the events make. In the scratch database such consents are moved back to
+    ``start`` (stamps the file gives are kept).
+    """
+    source = f"import:{path.name}"
+    began = utcnow()
     try:
         imported = import_contacts(
-            runtime.engine, runtime.identity, runtime.vault, path, source=f"import:{path.name}"
+            runtime.engine, runtime.identity, runtime.vault, path, source=source
         )
     except RecordFileError as exc:
         raise SimulationInputError(f"--contacts: {exc}") from None
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            update(CONSENTS)
+            .where(CONSENTS.c.source == source, CONSENTS.c.recorded_at >= began)
+            .values(recorded_at=min(report.start, began))
+        )
     report.contacts = {
         "created": imported.created,
         "updated": imported.updated,

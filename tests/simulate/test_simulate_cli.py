@@ -125,6 +125,7 @@ def test_the_report_in_json_and_text(tmp_path, run_cli) -> None:
     assert sum(sum(c.values()) for c in totals["scenarios"].values()) == len(decisions)
     assert totals["rules"]["consent"] == sum(1 for d in decisions if d["rule"] == "consent")
     assert "line 9: payload.currency" in result.err
+    assert "job finished" not in result.err  # the worker's info lines would repeat the report
 
     text = run_cli(*_args(home, inputs))
     assert text.code == 0, text.err
