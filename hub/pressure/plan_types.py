@@ -4,7 +4,7 @@ planned rows and the report. Kept apart from the planner so its SQL stays in vie
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,14 +46,22 @@ class PlanRow:
     key: str | None = None  # committed: the ledger row's idempotency key
 
 
-_ROW_FIELDS = tuple(f.name for f in fields(PlanRow))
-
-
 def plan_row(values: tuple[Any, ...]) -> PlanRow:
     """A ``PlanRow`` from its field values in order, without the frozen dataclass's
     ``__init__`` (one ``object.__setattr__`` per field): a plan hands out a million of them."""
     row = object.__new__(PlanRow)
-    row.__dict__.update(zip(_ROW_FIELDS, values, strict=True))
+    fields = row.__dict__
+    (
+        fields["line"],
+        fields["customer_id"],
+        fields["scenario"],
+        fields["channel"],
+        fields["campaign"],
+        fields["outcome"],
+        fields["rule"],
+        fields["not_before"],
+        fields["key"],
+    ) = values
     return row
 
 

@@ -1,16 +1,23 @@
 """The plan's arbitration as one ordered pass in Python over per-customer usage from SQL.
 
-SQL aggregates each planned customer's ledger once into a row of ``plan_state`` (``plan_sql``);
-this module then walks every customer's candidates, highest priority first, checking each one
+SQL reads each planned customer's ledger once into a usage row (``plan_sql.state_select``);
+this module walks every customer's candidates, highest priority first, checking each one
 against that row plus the candidates already admitted for the customer, which count as contacts
-at the plan time. It replaces what used to be a ranking statement and one ``INSERT ... SELECT``
-round (and one usage ``UPDATE``) per candidate rank: a million candidates were materialised
-three times for what is a few comparisons each.
+at the plan time. It replaces a ranking statement and one ``INSERT ... SELECT`` round (and one
+usage ``UPDATE``) per candidate rank: a million candidates were materialised three times over
+for what is a few comparisons each.
 
 Each check reproduces the SQL it replaced operation for operation, so plans are unchanged to the
 last bit: floats are added in the same order (``u + a + new``), NULL stays ``None``, retries are
 integer microseconds, and decay's wait is rounded as the backend's ``ROUND`` rounds (SQLite half
 away from zero, PostgreSQL half to even).
+
+Speed: a million candidates against up to a dozen rules leave a few hundred nanoseconds per
+check, less than a Python function call per rule costs. So, as the SQL used to be generated
+from the policy, each (scenario, channel) pair gets one Python function generated from the
+rules that constrain it, with every constant (column positions, limits, spans, weights) written
+in as a number the code computed itself; nothing from the configuration's text reaches the
+source. ``tests/pressure/test_plan_walk.py`` holds a rule-by-rule reference it must equal.
 """
 
 from __future__ import annotations
@@ -18,43 +25,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from hub.pressure import plan_sql as q
 
-__all__ = ["ALLOWS", "Combo", "Walk", "combos_for", "walk"]
+__all__ = ["Future", "Judge", "Row", "Walk", "judges", "walk"]
 
-
-class _Allows:
-    """The answer of a check whose rule lets the candidate through (a retry is ``None`` or an
-    instant, so a distinct object keeps the three answers apart)."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "ALLOWS"
-
-
-ALLOWS: Final = _Allows()
 Row = tuple[Any, ...]
-Retry = int | None | _Allows
-#: (state row, admitted usage ``a`` per rule, admitted count ``n`` per rule, weight, horizon).
-Check = Callable[[Row, list[float], list[int], float, int], Retry]
+#: (rule, customer) -> (instant, pressure there, decay factor from the plan time) per later
+#: contact, from ``RuleSql.future``.
 Future = dict[tuple[int, str], list[tuple[int, float, float]]]
-_LN2 = math.log(2.0)
-
-
-@dataclass(frozen=True)
-class Combo:
-    """What a candidate's (scenario, channel) fixes: its weight and instants, the rules that
-    constrain it (in policy order) and what it adds to the usage of the rules counting it."""
-
-    weight: float
-    priority: int
-    deadline: int  # microseconds: a refusal is deferred when its retry is not after this
-    horizon: int  # microseconds: later contacts before it are checked for decayed pressure
-    checks: tuple[tuple[int, Check], ...]
-    adds: tuple[tuple[int, float], ...]  # (rule, value added to ``a``; ``n`` gains 1)
+#: (usage row, ``a`` per rule, ``n`` per rule, refusals per rule, add if admitted?) ->
+#: (-1 when admitted, else the rule named; the retry in microseconds when waiting may help).
+Judge = Callable[[Row, list[float], list[int], list[int], bool], tuple[int, int | None]]
 
 
 def _round(postgres: bool) -> Callable[[float], int]:
@@ -68,133 +51,135 @@ def _round(postgres: bool) -> Callable[[float], int]:
     return sqlite_round
 
 
-def _cap_check(rule: q.RuleSql, pos: dict[str, int], at: int) -> Check:
-    """Rolling or calendar cap: ``u + a + new > limit`` fails; waiting cannot help a send
-    heavier than the limit; otherwise the period's end, or when the earliest counted contact
-    leaves the rolling window (one admitted by the plan itself leaves ``window`` after ``at``)."""
+def _over_later(
+    contacts: list[tuple[int, float, float]], mine: float, horizon: int, threshold: float
+) -> int | None:
+    """Decay at later contacts (before ``horizon``): with ``mine`` (the admitted pressure plus
+    the send's weight, decayed by ``f``) on top, does any go over? Then the first of them."""
+    close = [c for c in contacts if c[0] < horizon]
+    if any(p + mine * f > threshold for _, p, f in close):
+        return min(t for t, _, _ in close)
+    return None
+
+
+def _never(i: int) -> list[str]:
+    return ["if never < 0:", f"    never = {i}"]
+
+
+def _latest(i: int, maybe_null: bool) -> list[str]:
+    """Keep the latest retry, the first rule (in policy order) on a tie."""
+    keep = ["if r > latest:", f"    latest, rule = r, {i}"]
+    return ["if r is None:", *_indent(_never(i)), "el" + keep[0], keep[1]] if maybe_null else keep
+
+
+def _indent(lines: list[str], depth: int = 1) -> list[str]:
+    return [" " * 4 * depth + line for line in lines]
+
+
+def _leaving(i: int, first: int, at: int, span: int) -> list[str]:
+    """When the earliest counted contact (in the ledger, or admitted at ``at``) leaves."""
+    return [
+        f"f = row[{first}]",
+        f"r = {at + span} if f is None or (cnt[{i}] > 0 and f > {at}) else f + {span}",
+    ]
+
+
+def _rule_source(
+    rule: q.RuleSql, pos: dict[str, int], at: int, weight: float, horizon: int
+) -> list[str]:
+    """The check of one rule for a send of ``weight``, as the SQL rounds wrote it."""
     i, spec = rule.i, rule.rule
-    u, limit, weighted = pos[f"u{i}"], spec.limit, spec.measure == "weight"
-    if rule.kind == "calendar":
-        end = pos[f"pu{i}"]
-
-        def calendar(row: Row, acc: list[float], cnt: list[int], w: float, _: int) -> Retry:
-            new = w if weighted else 1
-            if row[u] + acc[i] + new <= limit:
-                return ALLOWS
-            return None if new > limit else row[end]
-
-        return calendar
-    assert spec.window is not None
-    first, span = pos[f"f{i}"], q.to_us(spec.window)
-
-    def rolling(row: Row, acc: list[float], cnt: list[int], w: float, _: int) -> Retry:
-        new = w if weighted else 1
-        if row[u] + acc[i] + new <= limit:
-            return ALLOWS
-        if new > limit:
-            return None
-        f = row[first]
-        return at + span if f is None or (cnt[i] > 0 and f > at) else f + span
-
-    return rolling
-
-
-def _gap_check(rule: q.RuleSql, pos: dict[str, int], at: int) -> Check:
-    """Minimum gap: any counted contact closer than the gap (ledger or admitted) fails."""
-    i, u, first = rule.i, pos[f"u{rule.i}"], pos[f"f{rule.i}"]
-    assert rule.rule.min_gap is not None
-    span = q.to_us(rule.rule.min_gap)
-
-    def gap(row: Row, acc: list[float], cnt: list[int], w: float, _: int) -> Retry:
-        if row[u] + cnt[i] <= 0:
-            return ALLOWS
-        f = row[first]
-        return at + span if f is None or (cnt[i] > 0 and f > at) else f + span
-
-    return gap
+    refuse = f"refused[{i}] += 1"
+    if rule.kind in ("rolling", "calendar"):
+        new = weight if spec.measure == "weight" else 1
+        head = f"if row[{pos[f'u{i}']}] + acc[{i}] + {new!r} > {spec.limit!r}:"
+        if new > spec.limit:  # waiting cannot help
+            return [head, *_indent([refuse, *_never(i)])]
+        if rule.kind == "calendar":
+            return [head, *_indent([refuse, f"r = row[{pos[f'pu{i}']}]", *_latest(i, True)])]
+        assert spec.window is not None
+        leave = _leaving(i, pos[f"f{i}"], at, q.to_us(spec.window))
+        return [head, *_indent([refuse, *leave, *_latest(i, False)])]
+    if rule.kind == "gap":
+        assert spec.min_gap is not None
+        leave = _leaving(i, pos[f"f{i}"], at, q.to_us(spec.min_gap))
+        head = f"if row[{pos[f'u{i}']}] + cnt[{i}] > 0:"
+        return [head, *_indent([refuse, *leave, *_latest(i, False)])]
+    if rule.kind == "exclusion":
+        assert spec.window is not None
+        after = q.to_us(spec.window) + 1
+        body = [refuse, f"r = x + {after}", *_latest(i, False)]
+        return [f"x = row[{pos[f'x{i}']}]", "if x is not None:", *_indent(body)]
+    if rule.kind == "quiet":
+        body = [refuse, f"r = row[{pos[f'qe{i}']}]", *_latest(i, True)]
+        return [f"if row[{pos[f'q{i}']}] == 1:", *_indent(body)]
+    return _decay_source(rule, pos, at, weight, horizon)
 
 
-def _event_check(rule: q.RuleSql, pos: dict[str, int]) -> Check:
-    """Exclusion: a qualifying event fails until ``window`` (and a microsecond) after it."""
-    assert rule.rule.window is not None
-    x, extra = pos[f"x{rule.i}"], q.to_us(rule.rule.window) + 1
-
-    def exclusion(row: Row, acc: list[float], cnt: list[int], w: float, _: int) -> Retry:
-        event = row[x]
-        return ALLOWS if event is None else event + extra
-
-    return exclusion
-
-
-def _quiet_check(rule: q.RuleSql, pos: dict[str, int]) -> Check:
-    """Quiet hours: the zone's flag and end, computed once per time zone."""
-    inside, until = pos[f"q{rule.i}"], pos[f"qe{rule.i}"]
-
-    def quiet(row: Row, acc: list[float], cnt: list[int], w: float, _: int) -> Retry:
-        return row[until] if row[inside] == 1 else ALLOWS
-
-    return quiet
-
-
-def _decay_check(
-    rule: q.RuleSql, pos: dict[str, int], at: int, future: Future, postgres: bool
-) -> Check:
+def _decay_source(
+    rule: q.RuleSql, pos: dict[str, int], at: int, weight: float, horizon: int
+) -> list[str]:
     """Decayed pressure now (``u + a``) plus the send's weight must fit the threshold, and, for
-    customers with later contacts before the horizon, the pressure at each of them too."""
-    i, u, spec, rounded = rule.i, pos[f"u{rule.i}"], rule.rule, _round(postgres)
+    customers with contacts after the plan time, the pressure at each of them too."""
+    i, spec = rule.i, rule.rule
     assert spec.half_life is not None
-    threshold, half = spec.limit, float(q.to_us(spec.half_life))
+    threshold, room = spec.limit, spec.limit - weight
+    half = float(q.to_us(spec.half_life))
+    if room <= 0:  # waiting cannot help
+        now_fails, later_fails = _never(i), _never(i)
+    else:
+        wait = f"rounded({half!r} * log(now / {room!r}) / LN2)"
+        now_fails = [f"r = {at} + max({wait}, 1)", *_latest(i, False)]
+        later_fails = _latest(i, False)
+    mine = f"acc[{i}] + {weight!r}"
+    later = f"over_later(future.get(({i}, row[0]), ()), {mine}, {horizon}, {threshold!r})"
+    return [
+        f"now = row[{pos[f'u{i}']}] + acc[{i}]",
+        f"if now + {weight!r} > {threshold!r}:",
+        *_indent([f"refused[{i}] += 1", *now_fails]),
+        "elif row[1]:",  # contacts after the plan time
+        *_indent([f"r = {later}", "if r is not None:"]),
+        *_indent([f"refused[{i}] += 1", *later_fails], 2),
+    ]
 
-    def decay(row: Row, acc: list[float], cnt: list[int], w: float, horizon: int) -> Retry:
-        now, room = row[u] + acc[i], threshold - w
-        if now + w > threshold:
-            return None if room <= 0 else at + max(rounded(half * math.log(now / room) / _LN2), 1)
-        if row[1] == 0:  # no contact after the plan time
-            return ALLOWS
-        later = [d for d in future.get((i, row[0]), ()) if d[0] < horizon]
-        mine = acc[i] + w
-        if not any(p + mine * f > threshold for _, p, f in later):
-            return ALLOWS
-        return None if room <= 0 else min(t for t, _, _ in later)
 
-    return decay
-
-
-def combos_for(
-    rules: Sequence[q.RuleSql],
-    combos: q.Combos,
-    at: int,
-    future: Future,
-    postgres: bool,
-) -> list[Combo]:
-    """Every (scenario, channel) pair's ``Combo``, indexed as ``combos.pairs``. The checks read
-    rows of ``plan_sql.state_columns``; decay reads ``future`` once it is filled."""
+def judges(
+    rules: Sequence[q.RuleSql], combos: q.Combos, at: int, future: Future, postgres: bool
+) -> list[Judge]:
+    """One ``Judge`` per (scenario, channel) pair, indexed as ``combos.pairs``. It reads rows
+    of ``plan_sql.state_columns``, and ``future`` once ``plan`` has filled it."""
     policy, pos = combos.policy, {c: n for n, c in enumerate(q.state_columns(list(rules)))}
-    checks: dict[int, Check] = {}
-    for rule in rules:
-        if rule.kind in ("rolling", "calendar"):
-            checks[rule.i] = _cap_check(rule, pos, at)
-        elif rule.kind == "gap":
-            checks[rule.i] = _gap_check(rule, pos, at)
-        elif rule.kind == "exclusion":
-            checks[rule.i] = _event_check(rule, pos)
-        elif rule.kind == "quiet":
-            checks[rule.i] = _quiet_check(rule, pos)
-        else:
-            checks[rule.i] = _decay_check(rule, pos, at, future, postgres)
-    result = []
+    lookback = q.to_us(policy.lookback)
+    source: list[str] = []
     for number, (scenario, channel) in enumerate(combos.pairs):
-        weight, settings = policy.weight(channel, scenario), policy.scenario(scenario)
-        delay = q.to_us(policy.max_delay(scenario))
-        adds = tuple(
-            (r.i, weight if r.kind == "decay" or r.rule.measure == "weight" else 1.0)
-            for r in rules
-            if r.kind in ("rolling", "calendar", "gap", "decay") and number in r.counted
-        )
-        constrained = tuple((r.i, checks[r.i]) for r in rules if number in r.constrained)
-        horizon = at + delay + q.to_us(policy.lookback)
-        result.append(Combo(weight, settings.priority, at + delay, horizon, constrained, adds))
-    return result
+        weight = policy.weight(channel, scenario)
+        horizon = at + q.to_us(policy.max_delay(scenario)) + lookback
+        body = ["never = latest = rule = -1"]
+        for rule in rules:
+            if number in rule.constrained:
+                body += _rule_source(rule, pos, at, weight, horizon)
+        adds = []
+        for rule in rules:
+            if rule.kind != "exclusion" and rule.kind != "quiet" and number in rule.counted:
+                value = weight if rule.kind == "decay" or rule.rule.measure == "weight" else 1.0
+                adds += [f"acc[{rule.i}] += {value!r}", f"cnt[{rule.i}] += 1"]
+        body += [
+            "if never >= 0:",
+            "    return never, None",
+            "if rule >= 0:",
+            "    return rule, latest",
+        ]
+        body += [*(["if add:", *_indent(adds)] if adds else []), "return -1, None"]
+        source += [f"def judge_{number}(row, acc, cnt, refused, add):", *_indent(body), ""]
+    namespace: dict[str, Any] = {
+        "log": math.log,
+        "LN2": math.log(2.0),
+        "rounded": _round(postgres),
+        "over_later": _over_later,
+        "future": future,
+    }
+    exec(compile("\n".join(source), "<plan_walk>", "exec"), namespace)  # noqa: S102
+    return [namespace[f"judge_{number}"] for number in range(len(combos.pairs))]
 
 
 @dataclass
@@ -217,42 +202,26 @@ def walk(
     states: Iterable[Row],
     groups: dict[str, list[int]],
     kinds: Sequence[int],
-    combos: Sequence[Combo],
+    judged: Sequence[Judge],
 ) -> None:
     """Arbitrate every customer of ``states`` (rows of ``plan_sql.state_columns``) into
-    ``out``: ``groups`` gives a customer's candidate positions in line order, ``kinds`` each
-    position's combo number. A refusal names the first rule (in policy order) waiting cannot
-    satisfy, else the one whose first possible instant is latest (the first such on a tie),
-    as the engine does."""
+    ``out``: ``groups`` gives a customer's candidate positions in arbitration order (higher
+    priority first, then line), ``kinds`` each position's pair number. A refusal names the
+    first rule (in policy order) waiting cannot satisfy, else the one whose first possible
+    instant is latest (the first such on a tie), as the engine does."""
     named, retries, refused = out.rule, out.retry, out.refused
-    rule_count = len(refused)
-    rank = [-combo.priority for combo in combos]
-    order = [rank[kind] for kind in kinds]  # higher priority first; stable: then line order
+    size = len(refused)
+    nothing, none = [0.0] * size, [0] * size  # a lone candidate adds nothing to anyone's usage
     for row in states:
         members = groups[row[0]]
-        if len(members) > 1:
-            members.sort(key=order.__getitem__)
-        acc, cnt = [0.0] * rule_count, [0] * rule_count
+        if len(members) == 1:
+            position = members[0]
+            named[position], retries[position] = judged[kinds[position]](
+                row, nothing, none, refused, False
+            )
+            continue
+        acc, cnt = [0.0] * size, [0] * size
         for position in members:
-            combo = combos[kinds[position]]
-            weight, horizon = combo.weight, combo.horizon
-            never, latest, rule = -1, -1, -1
-            for i, check in combo.checks:
-                retry = check(row, acc, cnt, weight, horizon)
-                if retry is ALLOWS:
-                    continue
-                refused[i] += 1
-                if retry is None:
-                    if never < 0:
-                        never = i
-                elif retry > latest:  # type: ignore[operator]
-                    latest, rule = retry, i  # type: ignore[assignment]
-            if never >= 0:
-                named[position] = never
-            elif rule >= 0:
-                named[position], retries[position] = rule, latest
-            else:
-                named[position] = -1
-                for i, value in combo.adds:
-                    acc[i] += value
-                    cnt[i] += 1
+            named[position], retries[position] = judged[kinds[position]](
+                row, acc, cnt, refused, True
+            )
