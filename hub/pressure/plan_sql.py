@@ -9,6 +9,7 @@ where an index helps and as integer microseconds where the engine does arithmeti
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from hub.storage.types import UTCDateTime
 __all__ = ["Combos", "Context", "RuleSql", "Sql", "to_us"]
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIXEPOCH = sqlite3.sqlite_version_info >= (3, 38, 0)
 F, B = "DOUBLE PRECISION", "BIGINT"
 
 
@@ -56,10 +58,13 @@ class Sql:
         return clause, params
 
     def us(self, expr: str) -> str:
-        """An instant as integer microseconds (SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff')."""
+        """An instant as integer microseconds (SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff').
+        SQLite's ``unixepoch()`` (3.38+) is ``strftime('%s')`` as an integer, without the
+        text round trip: the same value for every instant, for a third of the cost."""
         if self.postgres:
             return f"CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"
-        return f"(CAST(strftime('%s', {expr}) AS INTEGER) * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"  # noqa: E501
+        seconds = f"unixepoch({expr})" if _UNIXEPOCH else f"CAST(strftime('%s', {expr}) AS INTEGER)"
+        return f"({seconds} * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"
 
     def greatest(self, *values: str) -> str:
         if len(values) == 1:  # SQLite's one-argument max() is the aggregate
@@ -154,25 +159,33 @@ class RuleSql:
         return f"{weight} * power(CAST(2 AS {F}), -({age}))"
 
     def ledger_aggregates(self, ctx: Context) -> dict[str, str]:
-        """Aggregates over ledger rows ``l`` of one customer whose zone row is ``z``."""
+        """Aggregates over ledger rows ``l`` of one customer whose zone row is ``z``. Filtered
+        aggregates, time test first: most rows of the look-back fall outside a rule's window
+        and cost one comparison, not an aggregate step. The totals are those of ``SUM(CASE
+        ... ELSE 0 END)``: the zeros it added changed no sum, and an empty one is 0 again."""
         sql, rule, i = ctx.sql, self.rule, self.i
         counted, at = self.counted_row(sql, "l"), sql.bind(ctx.at)
+
+        def total(condition: str) -> str:
+            if rule.measure == "weight":
+                return f"COALESCE(SUM(l.weight) FILTER (WHERE {condition}), 0)"
+            return f"COUNT(*) FILTER (WHERE {condition})"
+
         if self.kind in ("rolling", "gap"):
             span = rule.window or rule.min_gap
             assert span is not None
             lo, hi = sql.bind(ctx.at - span), sql.bind(ctx.at + span)
-            near = f"{counted} AND l.at > {lo} AND l.at < {hi}"
-            first = sql.us(f"MIN(CASE WHEN {near} THEN l.at END)")
+            first = sql.us(f"MIN(l.at) FILTER (WHERE l.at > {lo} AND l.at < {hi} AND {counted})")
             if self.kind == "gap":
-                return {f"u{i}": f"SUM(CASE WHEN {near} THEN 1 ELSE 0 END)", f"f{i}": first}
-            used = f"SUM(CASE WHEN {near} AND l.at <= {at} THEN {self._value('l')} ELSE 0 END)"
-            return {f"u{i}": used, f"f{i}": first}
+                near = f"l.at > {lo} AND l.at < {hi} AND {counted}"
+                return {f"u{i}": f"COUNT(*) FILTER (WHERE {near})", f"f{i}": first}
+            return {f"u{i}": total(f"l.at > {lo} AND l.at <= {at} AND {counted}"), f"f{i}": first}
         if self.kind == "calendar":
-            period = f"{counted} AND l.at >= z.ps{i} AND l.at < z.pe{i}"
-            return {f"u{i}": f"SUM(CASE WHEN {period} THEN {self._value('l')} ELSE 0 END)"}
+            return {f"u{i}": total(f"l.at >= z.ps{i} AND l.at < z.pe{i} AND {counted}")}
         if self.kind == "decay":
             decayed = self._decayed(str(ctx.at_us), sql.us("l.at"), "l.weight")
-            return {f"u{i}": f"SUM(CASE WHEN {counted} AND l.at <= {at} THEN {decayed} ELSE 0 END)"}
+            used = f"SUM({decayed}) FILTER (WHERE l.at <= {at} AND {counted})"
+            return {f"u{i}": f"COALESCE({used}, 0)"}
         return {}
 
     def event_latest(self, ctx: Context) -> str:
