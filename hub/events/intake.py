@@ -117,8 +117,17 @@ def _apply_profiles(
     runtime: Runtime,
     events: Sequence[tuple[int, CheckedEvent, str]],
 ) -> dict[int, EventRejected]:
-    """``customer.signed_up`` consents and ``customer.updated`` contacts, set-wise."""
-    signed = [(c, e) for _, e, c in events if isinstance(e.model, CustomerSignedUp)]
+    """``customer.signed_up`` and ``customer.updated`` contacts, set-wise.
+
+    A sign-up's identifiers are the contact points the person just gave (the address typed
+    in the form): they become the profile's email / phone with the consents, exactly like a
+    contact update; a sign-up named only by a pseudonym records its consents alone.
+    """
+    signed = [
+        (c, e)
+        for _, e, c in events
+        if isinstance(e.model, CustomerSignedUp) and not e.envelope.identifiers
+    ]
     if signed:
         record_consents_many(
             session,
@@ -126,7 +135,12 @@ def _apply_profiles(
         )
     by_source: dict[str, list[tuple[int, str, Contact]]] = {}
     for index, event, customer in events:
-        if isinstance(event.model, CustomerUpdated):
+        if isinstance(event.model, CustomerSignedUp) and event.envelope.identifiers:
+            contact = Contact(
+                identifiers=list(event.envelope.identifiers), consents=event.model.consents
+            )
+            by_source.setdefault(event.envelope.source, []).append((index, customer, contact))
+        elif isinstance(event.model, CustomerUpdated):
             contact = event.model.contact
             if event.envelope.identifiers:
                 merged = [*event.envelope.identifiers, *contact.identifiers]

@@ -1,7 +1,7 @@
 """``hub simulate``: the live engine on a virtual clock, in a scratch installation, sending
 nothing (test and learn before going live). See docs/simulate.md."""
 
-from hub.simulate.engine import DEFAULT_TICK, simulate
+from hub.simulate.engine import DEFAULT_TICK, replay, simulate
 from hub.simulate.inputs import SimulationInputError, TimedEvent, read_event_file
 from hub.simulate.report import InputProblem, SimulatedDecision, SimulationReport
 
@@ -13,5 +13,6 @@ __all__ = [
     "SimulationReport",
     "TimedEvent",
     "read_event_file",
+    "replay",
     "simulate",
 ]

@@ -38,6 +38,7 @@ from hub.contacts.importer import import_contacts
 from hub.events.intake import ingest_events
 from hub.plugins import PluginHost
 from hub.records import RecordFileError
+from hub.runtime import Runtime
 from hub.scenarios.jobs import JOBS, JobStatus
 from hub.simulate.inputs import SimulationInputError, TimedEvent, timed_events
 from hub.simulate.report import (
@@ -53,7 +54,7 @@ from hub.storage.types import utcnow
 from hub.worker import run_worker
 from hub.worker.execute import JobResult
 
-__all__ = ["DEFAULT_TICK", "WORKER_ID", "simulate"]
+__all__ = ["DEFAULT_TICK", "WORKER_ID", "replay", "simulate"]
 
 EVENTS, CONSENTS = table(CustomerEvent), table(ConsentEntry)
 DEFAULT_TICK = timedelta(hours=1)
@@ -69,14 +70,21 @@ def _aware(value: datetime, option: str) -> datetime:
 
 
 class _Replay:
-    def __init__(self, runtime: SimulationRuntime, report: SimulationReport, tick: timedelta):
+    def __init__(self, runtime: Runtime, report: SimulationReport, tick: timedelta):
         self.runtime = runtime
         self.report = report
         scans = any(s.inactivity is not None for s in runtime.settings.scenarios.values())
         self.tick = tick if scans else None
         self.clock: datetime | None = None
         self._labels: dict[int, str] = {}
-        self._cancelled: set[int] = set()
+        # Jobs already cancelled before this replay (an earlier one on the same installation)
+        # are not this replay's decisions.
+        with runtime.engine.connect() as connection:
+            self._cancelled: set[int] = set(
+                connection.execute(
+                    select(JOBS.c.id).where(JOBS.c.status == JobStatus.CANCELLED.value)
+                ).scalars()
+            )
 
     def _label(self, event_id: int | None) -> str | None:
         if event_id is None:
@@ -212,6 +220,24 @@ def _import_contacts(runtime: SimulationRuntime, path: Path, report: SimulationR
         "unchanged": imported.unchanged,
     }
     report.contacts_rejected = [InputProblem(r.line, r.field, r.reason) for r in imported.rejected]
+
+
+def replay(
+    runtime: Runtime,
+    events: Sequence[dict[str, Any]],
+    *,
+    start: datetime,
+    end: datetime,
+    tick: timedelta = DEFAULT_TICK,
+) -> SimulationReport:
+    """Drive ``runtime`` (a live installation too: ``hub demo`` does) through ``events`` on a
+    virtual clock from ``start`` to ``end``, exactly as ``simulate`` drives its scratch copy:
+    intake at each event's instant, the worker at every instant something falls due."""
+    start, end = _aware(start, "start"), _aware(end, "end")
+    lines = timed_events(list(events))
+    report = SimulationReport(start=start, end=end, events_read=len(lines))
+    _Replay(runtime, report, tick).run(lines)
+    return report
 
 
 @contextmanager
