@@ -245,9 +245,13 @@ def test_sign_up_records_the_consents_given(runtime):
         ],
         source="api",
     )
+    customer = report.stored[0].customer_id
     with session_scope(runtime.engine) as session:
-        consents = current_consents(session, report.stored[0].customer_id)
+        consents = current_consents(session, customer)
+        profile = runtime.identity.read_profiles(session, [customer], [CustomerField.EMAIL])
     assert consents[(Channel.EMAIL, Purpose.MARKETING)].source == "signup"
+    # The address typed in the sign-up form is the person's email from now on.
+    assert profile[customer] == {CustomerField.EMAIL: "ada@example.com"}
 
 
 def test_many_events_go_in_batches(runtime):
