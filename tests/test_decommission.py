@@ -21,11 +21,9 @@ CHANNEL_BRICKS = ["brevo", "onesignal", "smtp", "twilio"]
 CORE_TESTS = [
     "tests/test_decommission.py::test_the_hidden_brick_is_really_gone",
     "tests/test_plugins.py",
-    "tests/test_config.py",
     "tests/test_sending.py",
     "tests/test_send_cli.py",
     "tests/test_demo.py",
-    "tests/test_architecture.py",
 ]
 
 
