@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import json
 import math
 import sqlite3
 from collections import Counter
@@ -97,6 +98,19 @@ def plan_campaign(
     return report
 
 
+def _has_json(connection: Connection) -> bool:
+    """PostgreSQL always has JSON functions; SQLite has them unless built without (before
+    3.38 they were an option), and then the customers go in row by row."""
+    if connection.dialect.name != "sqlite":
+        return True
+    raw: Any = connection.connection.driver_connection
+    try:
+        raw.execute("SELECT value FROM json_each('[]')").fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
     """A large plan allocates millions of small, acyclic objects (candidate lists, usage rows,
@@ -131,7 +145,7 @@ def _sqlite_setup(connection: Connection) -> dict[str, int]:
 class _Planner:
     def __init__(self, connection: Connection, policy: Policy, at: datetime, now: datetime) -> None:
         self.connection, self.policy, self.at, self.now = connection, policy, at, now
-        self.sql = sql = q.Sql(connection.dialect.name)
+        self.sql = sql = q.Sql(connection.dialect.name, _has_json(connection))
         delay = max((policy.max_delay(s) for s in policy.scenarios), default=policy.lookback * 0)
         low, high = at - policy.lookback, at + delay + policy.lookback
         self.ctx = q.Context(sql, at, now, low, high, q.to_us(at))
@@ -262,11 +276,16 @@ class _Planner:
                     groups[customer] = [position]
                 else:
                     members.append(position)
-        self._driver_insert("plan_ids", [(customer,) for customer in sorted(groups)])
+        ids = sorted(groups)  # the temporary tables' keys, inserted in order
+        if self.sql.json:  # one parameter, unpacked by the database: no row-by-row insert
+            source = self.sql.json_rows(self.sql.bind(json.dumps(ids)))
+        else:
+            self._driver_insert("plan_ids", [(customer,) for customer in ids])
+            source = "plan_ids"
         default = self.sql.bind(self.policy.default_zone.key)
         self.execute(
             f"INSERT INTO plan_cust (customer_id, zone) SELECT cu.id, COALESCE(NULLIF("
-            f"cu.time_zone, ''), {default}) FROM plan_ids i JOIN customers cu ON cu.id = "
+            f"cu.time_zone, ''), {default}) FROM {source} i JOIN customers cu ON cu.id = "
             f"i.customer_id"
         )
         names = [row[0] for row in self.execute("SELECT DISTINCT zone FROM plan_cust")]

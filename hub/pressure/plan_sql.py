@@ -36,8 +36,9 @@ class Sql:
     """Dialect details and bound parameters: every string or instant goes in as a parameter;
     only numbers the code computed itself are written as literals."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, json: bool = True) -> None:
         self.postgres = dialect == "postgresql"
+        self.json = json  # the database can unpack a JSON array of values
         self.ts = "TIMESTAMPTZ" if self.postgres else "TEXT"
         self.params: dict[str, object] = {}
 
@@ -65,6 +66,12 @@ class Sql:
             return f"CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"
         seconds = f"unixepoch({expr})" if _UNIXEPOCH else f"CAST(strftime('%s', {expr}) AS INTEGER)"
         return f"({seconds} * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"
+
+    def json_rows(self, parameter: str) -> str:
+        """The strings of a JSON array (bound as ``parameter``) as rows of ``customer_id``."""
+        if self.postgres:
+            return f"(SELECT value AS customer_id FROM json_array_elements_text(CAST({parameter} AS JSON)) AS j(value))"  # noqa: E501
+        return f"(SELECT value AS customer_id FROM json_each({parameter}))"
 
     def greatest(self, *values: str) -> str:
         if len(values) == 1:  # SQLite's one-argument max() is the aggregate
