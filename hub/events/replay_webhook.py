@@ -18,10 +18,9 @@ import binascii
 from typing import Any
 
 from contracts import Capability, PayloadRejected, WebhookPayload
-from hub.events.intake import ingest_events
 from hub.events.letters import Letter, ReplayResult, settle
+from hub.events.webhook_payloads import store_webhook_payload
 from hub.logs import get_logger
-from hub.outcomes import record_outcomes
 from hub.runtime import Runtime
 
 __all__ = ["replay_webhook"]
@@ -74,22 +73,8 @@ def replay_webhook(runtime: Runtime, letter: Letter) -> ReplayResult:
     except _Unusable as exc:
         settle(runtime, letter.id, replayed=False, field=exc.field, reason=exc.reason)
         return ReplayResult(letter.id, "pending", "rejected", exc.field, exc.reason, kind="webhook")
-    outcomes = record_outcomes(runtime, brick, payload.outcomes)
-    events = ingest_events(runtime, payload.events, source=brick)
+    counts = store_webhook_payload(runtime, brick, payload)
     settle(runtime, letter.id, replayed=True, field=None, reason=None)
-    detail = {
-        "brick": brick,
-        "outcomes": {
-            "stored": outcomes.stored,
-            "duplicates": outcomes.duplicates,
-            "unmatched": outcomes.unmatched,
-        },
-        "events": {
-            "accepted": events.accepted,
-            "duplicates": events.duplicates,
-            "rejected": len(events.rejected),
-            "dead_letters": [r.dead_letter_id for r in events.rejected],
-        },
-    }
+    detail = {"brick": brick, "outcomes": counts["outcomes"], "events": counts["events"]}
     log.info("webhook replayed", brick=brick, dead_letter_id=letter.id)
     return ReplayResult(letter.id, "replayed", "stored", None, None, kind="webhook", detail=detail)

@@ -16,12 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from contracts import Capability, PayloadRejected, WebhookPayload, WebhookRejected
+from contracts import Capability, PayloadRejected, WebhookRejected
 from hub.config.model import ServerSettings
 from hub.dead_letters import store_dead_letter
-from hub.events.intake import ingest_events
+from hub.events.webhook_payloads import store_webhook_payload
 from hub.logs import get_logger
-from hub.outcomes import record_outcomes
 from hub.runtime import Runtime
 from hub.server.http import Problem, read_body
 from hub.server.metrics import Metrics
@@ -92,24 +91,6 @@ def _dead_letter(
         return entry.id
 
 
-def _store(runtime: Runtime, brick: str, payload: WebhookPayload) -> dict[str, Any]:
-    outcomes = record_outcomes(runtime, brick, payload.outcomes)
-    events = ingest_events(runtime, payload.events, source=brick)
-    return {
-        "outcomes": {
-            "stored": outcomes.stored,
-            "duplicates": outcomes.duplicates,
-            "unmatched": outcomes.unmatched,
-        },
-        "events": {
-            "accepted": events.accepted,
-            "duplicates": events.duplicates,
-            "rejected": len(events.rejected),
-        },
-        "by_type": outcomes.by_type,
-    }
-
-
 async def post_webhook(
     request: Request, runtime: Runtime, settings: ServerSettings, metrics: Metrics
 ) -> JSONResponse:
@@ -145,7 +126,7 @@ async def post_webhook(
         metrics.webhooks.labels(brick=name, result="rejected").inc()
         answer = {"error": error.message, "field": error.field or "body"}
         return JSONResponse({**answer, "dead_letter_id": dead_letter_id}, status_code=400)
-    counts = await run_in_threadpool(_store, runtime, name, payload)
+    counts = await run_in_threadpool(store_webhook_payload, runtime, name, payload)
     for outcome_type, count in counts.pop("by_type").items():
         metrics.outcomes.labels(brick=name, type=outcome_type).inc(count)
     metrics.webhooks.labels(brick=name, result="ok").inc()

@@ -41,7 +41,7 @@ async def test_outcomes_and_events_are_stored(client: httpx.AsyncClient, hub: Hu
     assert response.status_code == 200, response.text
     assert response.json() == {
         "outcomes": {"stored": 2, "duplicates": 0, "unmatched": 2},
-        "events": {"accepted": 1, "duplicates": 0, "rejected": 0},
+        "events": {"accepted": 1, "duplicates": 0, "rejected": 0, "dead_letters": []},
     }
     again = await client.post("/webhooks/fake_hook", json=body, headers=HOOK)
     assert again.json()["outcomes"]["duplicates"] == 2 and again.json()["events"]["duplicates"] == 1
@@ -51,7 +51,9 @@ async def test_outcomes_and_events_are_stored(client: httpx.AsyncClient, hub: Hu
 async def test_a_brick_cannot_post_events_of_another_source(client: httpx.AsyncClient) -> None:
     body = {"events": [cart_event("hook-2", source="shop")]}
     response = await client.post("/webhooks/fake_hook", json=body, headers=HOOK)
-    assert response.json()["events"] == {"accepted": 0, "duplicates": 0, "rejected": 1}
+    events = response.json()["events"]
+    assert (events["accepted"], events["duplicates"], events["rejected"]) == (0, 0, 1)
+    assert len(events["dead_letters"]) == 1  # the refused event is kept, with its reason
 
 
 async def test_an_unsubscribe_blocks_marketing_and_reaches_the_sink(
