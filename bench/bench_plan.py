@@ -7,7 +7,8 @@ campaigns (different scenarios, channels and priorities) each target a random se
 customers, so a customer has zero to six candidates.
 
 * ``plan_seconds``: ``plan_campaign`` over every candidate (no commit), its rows counted by a
-  sink, ledger build excluded;
+  sink, ledger build excluded; ``plan_cpu_seconds`` is the same run's CPU time (on a shared
+  machine, with the load average before and after, it tells a slow run from a busy machine);
 * ``naive``: on a sample of whole customers (about ``--sample`` candidates), each customer's
   candidates in the plan's order (priority, then line), ``Ledger.check`` for each and, when
   allowed, ``reserve(commit=True)`` so the next one sees it, as a loop over the online API
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import sys
 import tempfile
@@ -126,9 +128,11 @@ def main() -> None:
             if row.outcome == "admitted":
                 admitted.add(row.line)
 
-        started = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         report = plan_campaign(runtime.engine, policy, candidates, at=at, sink=sink)
-        plan_s = time.perf_counter() - started
+        plan_s, plan_cpu = time.perf_counter() - started, time.process_time() - cpu
+        load_after = os.getloadavg()[0]
 
         by_customer: dict[str, list[Candidate]] = {}
         for c in candidates:
@@ -150,6 +154,8 @@ def main() -> None:
         "ledger_rows": rows,
         "build_s": round(build_s, 1),
         "plan_seconds": round(plan_s, 2),
+        "plan_cpu_seconds": round(plan_cpu, 2),
+        "load_average_before_after": [round(load_before, 1), round(load_after, 1)],
         "plan_candidates_per_s": round(len(candidates) / plan_s),
         "outcomes": dict(outcomes),
         "rules_refused": {n: c.get("refused", 0) for n, c in report.rules.items()},

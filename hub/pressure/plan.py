@@ -2,43 +2,36 @@
 
 Each customer gets the candidates that fit, highest priority first, exactly as if the online
 engine had been asked about them one after the other at the plan time, each admitted one then
-counting as a contact of that instant. The work is set-based so a million candidates cost
-seconds, not a million round trips: candidates and per-customer usage live in temporary
-tables, and round *k* checks every customer's *k*-th candidate against every rule in one SQL
-statement (``plan_sql``). Semantics, outputs and limits: ``docs/campaign-plan.md``.
+counting as a contact of that instant. A million candidates must cost seconds, not a million
+round trips: one grouped SQL pass over the ledger gives every planned customer's usage
+(``plan_sql``), and one ordered pass in Python walks each customer's candidates against it
+(``plan_walk``). Semantics, outputs and limits: ``docs/campaign-plan.md``.
 """
 
 # ruff: noqa: S608  -- SQL is generated from the policy; every value goes in as a parameter.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
-import math
-import sqlite3
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import IntegrityError
 
+from hub.pressure import plan_results, plan_walk
+from hub.pressure import plan_session as session
 from hub.pressure import plan_sql as q
-from hub.pressure import plan_walk
 from hub.pressure.ledger_sql import INSERT_VERSION
-from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
 from hub.pressure.plan_types import (
     Candidate,
     InvalidRow,
     PlanError,
     PlanReport,
     PlanRow,
-    plan_row,
 )
 from hub.pressure.policy import Policy
 from hub.storage.types import UTCDateTime, utcnow
@@ -46,7 +39,6 @@ from hub.storage.types import UTCDateTime, utcnow
 __all__ = ["Candidate", "InvalidRow", "PlanError", "PlanReport", "PlanRow", "plan_campaign"]
 
 _BATCH = 10_000
-_CACHE = {"temp.cache_size": -1_048_576, "main.cache_size": -262_144}  # KiB, taken as needed
 _COMMIT = (
     "INSERT INTO pressure_ledger (customer_id, channel, scenario, kind, weight, priority, status, "
     "at, expires_at, idempotency_key, rule_set_version, source, created_at, updated_at) "
@@ -74,10 +66,10 @@ def plan_campaign(
     """
     if at.tzinfo is None:
         raise PlanError("the plan time needs a UTC offset")
-    with _no_cycle_collection(), engine.connect() as connection:
+    with session.no_cycle_collection(), engine.connect() as connection:
         if connection.dialect.name == "postgresql" and not commit:  # one snapshot throughout
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
-        restore = _sqlite_setup(connection) if connection.dialect.name == "sqlite" else {}
+        restore = session.sqlite_setup(connection) if connection.dialect.name == "sqlite" else {}
         transaction = connection.begin()
         try:
             report = _Planner(connection, policy, at, now or utcnow()).run(
@@ -98,54 +90,10 @@ def plan_campaign(
     return report
 
 
-def _has_json(connection: Connection) -> bool:
-    """PostgreSQL always has JSON functions; SQLite has them unless built without (before
-    3.38 they were an option), and then the customers go in row by row."""
-    if connection.dialect.name != "sqlite":
-        return True
-    raw: Any = connection.connection.driver_connection
-    try:
-        raw.execute("SELECT value FROM json_each('[]')").fetchall()
-    except sqlite3.OperationalError:
-        return False
-    return True
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """A large plan allocates millions of small, acyclic objects (candidate lists, usage rows,
-    planned rows): each burst would start a cyclic collection that re-scans every live object,
-    the caller's candidates included, which made up a fifth of the plan's time. Reference
-    counting still frees everything; the collector is back on, if it was, when the plan ends."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _sqlite_setup(connection: Connection) -> dict[str, int]:
-    """Decay needs power() and ln() (SQLite builds without math functions get Python's). The
-    temporary tables of a large plan outgrow the default 2 MB page cache and would spill to a
-    file (a fifth of the plan's time). Returns the sizes to restore on the pooled connection."""
-    raw: Any = connection.connection.driver_connection
-    try:
-        raw.execute("SELECT power(2, 1), ln(2)").fetchall()
-    except sqlite3.OperationalError:
-        raw.create_function("power", 2, math.pow, deterministic=True)
-        raw.create_function("ln", 1, math.log, deterministic=True)
-    before = {pragma: raw.execute(f"PRAGMA {pragma}").fetchone()[0] for pragma in _CACHE}
-    for pragma, value in _CACHE.items():
-        raw.execute(f"PRAGMA {pragma} = {value}")
-    return before
-
-
 class _Planner:
     def __init__(self, connection: Connection, policy: Policy, at: datetime, now: datetime) -> None:
         self.connection, self.policy, self.at, self.now = connection, policy, at, now
-        self.sql = sql = q.Sql(connection.dialect.name, _has_json(connection))
+        self.sql = sql = q.Sql(connection.dialect.name, session.has_json(connection))
         delay = max((policy.max_delay(s) for s in policy.scenarios), default=policy.lookback * 0)
         low, high = at - policy.lookback, at + delay + policy.lookback
         self.ctx = q.Context(sql, at, now, low, high, q.to_us(at))
@@ -289,30 +237,12 @@ class _Planner:
             f"i.customer_id"
         )
         names = [row[0] for row in self.execute("SELECT DISTINCT zone FROM plan_cust")]
-        zones = [z for z in (self._zone_values(name) for name in names) if z is not None]
+        zones = [z for z in (q.zone_values(self.rules, self.at, n) for n in names) if z is not None]
         columns = [c for r in self.rules for c, _, _ in r.zone_columns()]
         self._insert("plan_zone", ["zone", *columns], zones)
         if self.sql.postgres:  # temporary tables get no statistics otherwise
             self.execute("ANALYZE plan_cust")
         return groups
-
-    def _zone_values(self, name: str) -> dict[str, Any] | None:
-        try:
-            zone = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            return None
-        values: dict[str, Any] = {"zone": name}
-        for rule in self.rules:
-            spec, computed = rule.rule, {}
-            if spec.calendar is not None:
-                start, end = period_bounds(self.at, spec.calendar, zone)
-                computed = {"start": start, "end": end, "end_us": q.to_us(end)}
-            elif spec.start is not None and spec.end is not None:
-                quiet = in_quiet_hours(self.at, spec.start, spec.end, zone)
-                until = next_quiet_end(self.at, spec.start, spec.end, zone) if quiet else None
-                computed = {"quiet": int(quiet), "until_us": until and q.to_us(until)}
-            values.update({column: computed[key] for column, key, _ in rule.zone_columns()})
-        return values
 
     def _arbitrate(self, groups: dict[str, list[int]]) -> plan_walk.Walk:
         """Every customer's usage in one SQL pass over the ledger, walked as it streams in
@@ -326,7 +256,7 @@ class _Planner:
         later: list[plan_walk.Row] = []
         rows = self._rows(q.state_select(self.ctx, self.rules))
         if any(r.kind in ("rolling", "decay") for r in self.rules):
-            rows = _set_aside(rows, later)
+            rows = plan_walk.set_aside(rows, later)
         plan_walk.walk(out, rows, groups, self.kinds, judged)
         if later:
             rows = self._later(later, future)
@@ -438,70 +368,14 @@ class _Planner:
         return f"plan:{self.digest.hexdigest()[:20]}:"
 
     def _results(self, outcome: plan_walk.Walk, sink: Callable[[PlanRow], None] | None) -> None:
-        """Hand out the outcomes in line order and count them. A refusal is deferred when its
-        rule's first possible instant is within the scenario's maximum delay."""
-        report, prefix = self.report, self.key_prefix if self.report.committed else None
-        for rule, count in zip(self.rules, outcome.refused, strict=True):
-            report.rules[rule.rule.name]["refused"] = count
-        # Counted per distinct (outcome, rule, campaign), folded into the report after.
-        counts: Counter[tuple[str, str | None, str | None]] = Counter()
-        names = [rule.rule.name for rule in self.rules]
         pairs = [(s, c.value) for s, c in self.combos.pairs]
-        deadlines = [q.to_us(self.policy.max_delay(s)) + self.ctx.at_us for s, _ in pairs]
-        columns = zip(
-            self.lines,
-            self.customers,
-            self.kinds,
-            self.campaigns,
-            outcome.rule,
-            outcome.retry,
-            strict=True,
+        plan_results.hand_out(
+            self.report,
+            [rule.rule.name for rule in self.rules],
+            outcome,
+            (self.lines, self.customers, self.kinds, self.campaigns),
+            pairs,
+            [q.to_us(self.policy.max_delay(s)) + self.ctx.at_us for s, _ in pairs],
+            self.key_prefix if self.report.committed else None,
+            sink,
         )
-        instants: dict[int, datetime] = {}  # many refusals share a retry (a zone's evening)
-        for line, customer, kind, campaign, rule, retry in columns:
-            if rule is None:  # an unplanned customer's: reported invalid
-                continue
-            if rule < 0:
-                outcome_name, name, until = "admitted", None, None
-            elif retry is not None and retry <= deadlines[kind]:
-                outcome_name, name = "deferred", names[rule]
-                until = instants.get(retry)
-                if until is None:
-                    until = instants[retry] = q.EPOCH + timedelta(microseconds=retry)
-            else:
-                outcome_name, name, until = "excluded", names[rule], None
-            counts[outcome_name, name, campaign] += 1
-            if sink is not None:
-                key = f"{prefix}{line}" if prefix and rule < 0 else None
-                scenario, channel = pairs[kind]
-                sink(
-                    plan_row(
-                        (
-                            line,
-                            customer,
-                            scenario,
-                            channel,
-                            campaign,
-                            outcome_name,
-                            name,
-                            until,
-                            key,
-                        )
-                    )
-                )
-        for (outcome_name, name, campaign), count in counts.items():
-            if name is not None:
-                report.rules[name][outcome_name] += count
-            report.totals[outcome_name] += count
-            report.campaigns[campaign or "(none)"][outcome_name] += count
-
-
-def _set_aside(
-    rows: Iterable[plan_walk.Row], later: list[plan_walk.Row]
-) -> Iterator[plan_walk.Row]:
-    """Rows of customers without contacts after the plan time; the others go to ``later``."""
-    for row in rows:
-        if row[1]:
-            later.append(row)
-        else:
-            yield row

@@ -1,5 +1,5 @@
-"""SQL for ``hub campaign plan``: each rule as a few columns of one per-customer state row, so
-a round is one indexed pass over its candidates whatever the number of rules. Expressions mirror
+"""SQL for ``hub campaign plan``: each rule as a few columns of one per-customer usage row, read
+in one grouped pass over the ledger whatever the number of rules. Expressions mirror
 ``hub.pressure.engine`` rule by rule, boundaries included: instants are compared as stored values
 where an index helps and as integer microseconds where the engine does arithmetic.
 """
@@ -13,10 +13,13 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import TextClause, bindparam, text
 
 from contracts import Channel, MessageKind
+from hub.pressure.localtime import in_quiet_hours, next_quiet_end, period_bounds
 from hub.pressure.policy import Policy, RuleSpec
 from hub.storage.types import UTCDateTime
 
@@ -240,6 +243,27 @@ class RuleSql:
             f"UPDATE plan_state SET u{i} = {sql.greatest(f'u{i}', f'COALESCE({best}, 0)')} "
             f"WHERE fut > 0",
         ]
+
+
+def zone_values(rules: list[RuleSql], at: datetime, name: str) -> dict[str, Any] | None:
+    """The ``plan_zone`` row of time zone ``name`` (its rules' calendar periods and quiet
+    hours at ``at``), or None when no such zone exists."""
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    values: dict[str, Any] = {"zone": name}
+    for rule in rules:
+        spec, computed = rule.rule, {}
+        if spec.calendar is not None:
+            start, end = period_bounds(at, spec.calendar, zone)
+            computed = {"start": start, "end": end, "end_us": to_us(end)}
+        elif spec.start is not None and spec.end is not None:
+            quiet = in_quiet_hours(at, spec.start, spec.end, zone)
+            until = next_quiet_end(at, spec.start, spec.end, zone) if quiet else None
+            computed = {"quiet": int(quiet), "until_us": until and to_us(until)}
+        values.update({column: computed[key] for column, key, _ in rule.zone_columns()})
+    return values
 
 
 #: Per kind of rule, the columns of a customer's usage row that the checks read.

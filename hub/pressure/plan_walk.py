@@ -23,13 +23,13 @@ source. ``tests/pressure/test_plan_walk.py`` holds a rule-by-rule reference it m
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from hub.pressure import plan_sql as q
 
-__all__ = ["Future", "Judge", "Row", "Walk", "judges", "walk"]
+__all__ = ["Future", "Judge", "Row", "Walk", "judges", "set_aside", "walk"]
 
 Row = tuple[Any, ...]
 #: (rule, customer) -> (instant, pressure there, decay factor from the plan time) per later
@@ -225,3 +225,12 @@ def walk(
             named[position], retries[position] = judged[kinds[position]](
                 row, acc, cnt, refused, True
             )
+
+
+def set_aside(rows: Iterable[Row], later: list[Row]) -> Iterator[Row]:
+    """Rows of customers without contacts after the plan time; the others go to ``later``."""
+    for row in rows:
+        if row[1]:
+            later.append(row)
+        else:
+            yield row

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from contracts import Channel
-from hub.pressure import plan as plan_module
+from hub.pressure import plan_session
 from hub.pressure.plan import Candidate, PlanError, PlanRow, plan_campaign
 from tests.pressure.test_plan import (
     BASE,
@@ -70,6 +70,6 @@ def test_without_json_functions_customers_go_in_row_by_row(
     rows = _candidates(hub, [*customers[:10], "cus_nobody"], rng)
     at = BASE - timedelta(days=2)  # many customers have contacts after the plan time
     expected = _run(hub, rows, at, now)
-    monkeypatch.setattr(plan_module, "_has_json", lambda connection: False)
+    monkeypatch.setattr(plan_session, "has_json", lambda connection: False)
     assert _run(hub, rows, at, now) == expected
     assert expected[0]["invalid"] and expected[0]["totals"]["admitted"]
