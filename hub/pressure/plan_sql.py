@@ -204,12 +204,12 @@ class RuleSql:
         occurred_at)``."""
         assert self.rule.window is not None
         sql, since = ctx.sql, ctx.sql.bind(ctx.at - self.rule.window)
-        latest = (
-            f"(SELECT MAX(e.occurred_at) FROM customer_events e WHERE e.customer_id = "
-            f"c.customer_id AND e.type = {sql.bind(self.rule.event)} AND e.occurred_at >= {since} "
-            f"AND e.occurred_at > {sql.bind(ctx.low)} AND e.occurred_at <= {sql.bind(ctx.at)})"
+        return (  # converted inside the subquery, so it is run once, not once per reference
+            f"(SELECT {sql.us('MAX(e.occurred_at)')} FROM customer_events e WHERE e.customer_id "
+            f"= c.customer_id AND e.type = {sql.bind(self.rule.event)} AND e.occurred_at >= "
+            f"{since} AND e.occurred_at > {sql.bind(ctx.low)} AND e.occurred_at <= "
+            f"{sql.bind(ctx.at)})"
         )
-        return sql.us(latest)
 
     def future(self, ctx: Context) -> list[str]:
         """For customers with contacts after the plan time: the usage of rolling windows that
