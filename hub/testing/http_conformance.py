@@ -124,9 +124,7 @@ class HttpBrickConformance(BrickConformance):
 
     def exchanges(self) -> list[Exchange]:
         """The brick's HTTP operations; every brick test class built on this kit lists them."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must return the brick's HTTP exchanges from exchanges()"
-        )
+        pytest.fail(f"{type(self).__name__} must list the brick's HTTP exchanges in exchanges()")
 
     # -- helpers -------------------------------------------------------------------------------
     def minimal_fields(self) -> frozenset[CustomerField]:

@@ -106,11 +106,11 @@ class WebhookConformance(BrickConformance):
 
     def webhook_samples(self) -> list[WebhookSample]:
         """Genuine vendor calls, at least one per vendor status."""
-        raise NotImplementedError(f"{type(self).__name__} must return webhook_samples()")
+        pytest.fail(f"{type(self).__name__} must return webhook_samples()")
 
     def sign(self, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
         """Headers that make ``(url, body)`` genuine (a signature, a token, a timestamp)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement sign()")
+        pytest.fail(f"{type(self).__name__} must implement sign()")
 
     def stale_sample(self) -> WebhookSample | None:
         """A genuine call signed too long ago; ``None`` when the vendor sends no timestamp."""
