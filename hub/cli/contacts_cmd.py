@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from hub.audit import record_audit
+from hub.cli.contacts_pull_cmd import pull
 from hub.cli.output import EXIT_INVALID, emit_json, fail, mask, progress_bar, stderr, stdout
 from hub.contacts.importer import import_contacts
 from hub.contacts.lookup import CustomerNotFound, describe_customer, find_customer
@@ -127,3 +128,6 @@ def show(
         )
     for brick, pseudonym in shown["pseudonyms"].items():
         stdout.print(f"  pseudonym at {brick}: {pseudonym}", markup=False)
+
+
+app.command("pull")(pull)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from contracts import Contact, CustomerField, IdentifierKind
 from hub.consent import record_consents_many
+from hub.contacts.attributes import AttributeProblem, check_attributes, write_attributes
 from hub.identity.normalize import InvalidIdentifier
 from hub.identity.service import IdentityConflict, IdentityService
 
@@ -99,13 +100,18 @@ def apply_contacts(
     """
     results: list[AppliedContact | ContactRejected | None] = [None] * len(contacts)
     accepted: list[tuple[int, Contact, dict[CustomerField, str]]] = []
+    attributes: dict[int, dict[str, object]] = {}
     groups = []
     for index, contact in enumerate(contacts):
         try:
             group = [identity.normalise(identifier) for identifier in contact.identifiers]
             profile = _profile(contact, {n.kind: n.value for n in group})
+            attributes[index] = check_attributes(contact.attributes)
         except InvalidIdentifier as exc:
             results[index] = ContactRejected(exc.kind, exc.reason)
+            continue
+        except AttributeProblem as exc:
+            results[index] = ContactRejected(exc.field, exc.reason)
             continue
         except ContactRejected as exc:
             results[index] = exc
@@ -125,10 +131,18 @@ def apply_contacts(
     consents = record_consents_many(
         session, [(r.customer_id, contact.consents) for _, contact, _, r in writes]
     )
-    for (index, _, _, resolution), fields, appended in zip(writes, changed, consents, strict=True):
+    extras = write_attributes(
+        session,
+        identity.vault,
+        [(r.customer_id, attributes[index]) for index, _, _, r in writes],
+        now=now,
+    )
+    for (index, _, _, resolution), fields, appended, extra in zip(
+        writes, changed, consents, extras, strict=True
+    ):
         if resolution.created:
             status: Literal["created", "updated", "unchanged"] = "created"
-        elif fields or appended or resolution.new_identifiers:
+        elif fields or appended or extra or resolution.new_identifiers:
             status = "updated"
         else:
             status = "unchanged"

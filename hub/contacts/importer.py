@@ -48,7 +48,17 @@ KNOWN_COLUMNS: tuple[str, ...] = (
     *_PROFILE_COLUMNS,
     *_CONSENT_COLUMNS,
     *_CONSENT_META,
+    "attributes",
 )
+#: ``attr.interests`` (CSV) sets the attribute ``interests``; JSON lines may instead carry an
+#: ``attributes`` object, whose values may be lists.
+ATTRIBUTE_PREFIX = "attr."
+
+
+def _known(column: str) -> bool:
+    return column in KNOWN_COLUMNS or (
+        column.startswith(ATTRIBUTE_PREFIX) and len(column) > len(ATTRIBUTE_PREFIX)
+    )
 
 _GRANTED = {"yes", "y", "true", "1", "granted", "opt-in", "optin", "subscribed"}
 _DENIED = {"no", "n", "false", "0", "denied", "opt-out", "optout", "unsubscribed"}
@@ -81,10 +91,11 @@ class ImportReport:
 
 
 def _check_columns(columns: list[str]) -> None:
-    unknown = [c for c in columns if c not in KNOWN_COLUMNS]
+    unknown = [c for c in columns if not _known(c)]
     if unknown:
         raise ImportFileError(
-            f"unknown column(s) {', '.join(map(repr, unknown))}; known: {', '.join(KNOWN_COLUMNS)}"
+            f"unknown column(s) {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(KNOWN_COLUMNS)}, {ATTRIBUTE_PREFIX}<name>"
         )
     if not set(columns) & set(_IDENTIFIER_COLUMNS):
         raise ImportFileError(f"no identifier column: add one of {', '.join(_IDENTIFIER_COLUMNS)}")
@@ -138,9 +149,16 @@ def _consents(row: dict[str, Any], source: str, now: datetime) -> list[Consent]:
 
 def row_to_contact(row: dict[str, Any], source: str, now: datetime) -> Contact:
     """Map a flat row onto the ``Contact`` contract; raises ``ContactRejected``."""
-    unknown = [k for k in row if k not in KNOWN_COLUMNS]
+    unknown = [k for k in row if not _known(k)]
     if unknown:
         raise ContactRejected(unknown[0], "unknown column")
+    attributes = row.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise ContactRejected("attributes", "must be an object of name: value")
+    attributes = dict(attributes)
+    for column, value in row.items():
+        if column.startswith(ATTRIBUTE_PREFIX) and value not in (None, ""):
+            attributes[column.removeprefix(ATTRIBUTE_PREFIX)] = value
     identifiers = [
         Identifier(kind=kind, value=value, verified=False)
         for column, kind in _IDENTIFIER_COLUMNS.items()
@@ -156,6 +174,7 @@ def row_to_contact(row: dict[str, Any], source: str, now: datetime) -> Contact:
             locale=_text(row, "locale"),
             time_zone=_text(row, "time_zone"),
             consents=_consents(row, source, now),
+            attributes=attributes,
         )
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]

@@ -18,7 +18,8 @@ from contracts import Capability, EventPage, EventSource
 from hub.events.cursors import EVENTS_STREAM, advance_cursor, read_cursor
 from hub.events.intake import IntakeReport, Rejection, ingest_in_session, notify_stored
 from hub.logs import get_logger
-from hub.retries import RetryPolicy, call_with_retries
+from hub.paging import drain_pages
+from hub.retries import RetryPolicy
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
 
@@ -80,31 +81,28 @@ async def poll_events(
     """Poll until the brick has nothing more (or ``max_pages``); raises ``NotAnEventSource``,
     or the brick's error once the core's retries are spent (pages stored so far stay)."""
     source = _event_source(runtime, brick)
-    policy = RetryPolicy.from_settings(runtime.settings.sending)
     with session_scope(runtime.ready_engine()) as session:
         cursor = read_cursor(session, brick, EVENTS_STREAM)
     report = PollReport(brick=brick, cursor=cursor)
     received = 0
-    while max_pages is None or report.pages < max_pages:
-        page = await call_with_retries(
-            lambda at=cursor: source.poll(at), policy, what=f"{brick}.poll", sleep=sleep
-        )
+
+    def store(page: EventPage) -> None:
+        nonlocal received
         part = _store_page(runtime, brick, page, received)
         notify_stored(runtime, part)
         received += len(page.events)
-        report.pages += 1
         report.accepted += part.accepted
         report.duplicates += part.duplicates
         report.rejected.extend(part.rejected)
-        moved = page.next_cursor is not None and page.next_cursor != cursor
-        if page.next_cursor is not None:
-            cursor = page.next_cursor
-        report.cursor = cursor
-        report.has_more = page.has_more
-        if not page.has_more:
-            break
-        if not moved:
-            # More pages but no new position: asking again would loop on the same page.
-            log.warning("event source reports more pages without a new cursor", brick=brick)
-            break
+
+    drained = await drain_pages(
+        source.poll,
+        store,
+        cursor=cursor,
+        policy=RetryPolicy.from_settings(runtime.settings.sending),
+        what=f"{brick}.poll",
+        sleep=sleep,
+        max_pages=max_pages,
+    )
+    report.pages, report.cursor, report.has_more = drained.pages, drained.cursor, drained.has_more
     return report

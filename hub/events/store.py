@@ -23,7 +23,7 @@ from hub.identity.vault import Vault
 from hub.storage.db import chunks
 from hub.storage.models import CustomerEvent, CustomerKey, table
 
-__all__ = ["NewEvent", "existing_keys", "insert_events", "read_events"]
+__all__ = ["NewEvent", "data_keys", "existing_keys", "insert_events", "read_events"]
 
 #: (source, source event id) pairs per ``IN`` query: two parameters each.
 _PAIR_CHUNK = 400
@@ -43,7 +43,8 @@ def _aad_field(source: str, source_event_id: str) -> str:
     return f"event:{source}:{source_event_id}"
 
 
-def _data_keys(session: Session, vault: Vault, customer_ids: Iterable[str]) -> dict[str, bytes]:
+def data_keys(session: Session, vault: Vault, customer_ids: Iterable[str]) -> dict[str, bytes]:
+    """The customers' unwrapped data keys; an erased customer (key destroyed) has none."""
     keys: dict[str, bytes] = {}
     for chunk in chunks(sorted(set(customer_ids))):
         for row in session.exec(
@@ -76,7 +77,7 @@ def insert_events(
     of them first (the caller retries the batch, which then sees it as a duplicate)."""
     if not events:
         return []
-    keys = _data_keys(session, vault, [e.customer_id for e in events])
+    keys = data_keys(session, vault, [e.customer_id for e in events])
     rows = []
     for event in events:
         plaintext = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False)
@@ -123,7 +124,7 @@ def read_events(session: Session, vault: Vault, ids: Sequence[int]) -> list[Stor
     rows: list[CustomerEvent] = []
     for chunk in chunks(sorted(set(ids))):
         rows.extend(session.exec(select(CustomerEvent).where(col(CustomerEvent.id).in_(chunk))))
-    keys = _data_keys(session, vault, [r.customer_id for r in rows])
+    keys = data_keys(session, vault, [r.customer_id for r in rows])
     found = []
     for row in sorted(rows, key=lambda r: r.id or 0):
         payload: dict[str, Any] = {}
