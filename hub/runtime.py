@@ -57,6 +57,7 @@ class Runtime:
             self.vault,
             default_region=self.settings.identity.default_region,
             link_ttl=self.settings.identity.link_ttl,
+            junk=frozenset(self.settings.identity.junk_values),
         )
 
     @property

@@ -100,20 +100,26 @@ def test_new_identifier_attaches_to_the_known_customer(installation):
         assert found == created.customer_id
 
 
-def test_unverified_cookie_links_expire(installation):
+def test_cookie_links_expire_and_cookies_alone_never_create(installation):
     runtime = installation.runtime()
     cookie = Identifier(kind=IdentifierKind.SITE_COOKIE, value="ck-123456")
     with session_scope(runtime.engine) as session:
-        resolution = runtime.identity.resolve(session, [cookie], source="web")
-        entry = session.exec(select(IdentifierEntry)).one()
+        assert runtime.identity.resolve(session, [cookie], source="web") is None
+        linked = runtime.identity.resolve(
+            session, [cookie, _email("k@example.com", verified=True)], source="web"
+        )
+        entry = session.exec(
+            select(IdentifierEntry).where(IdentifierEntry.kind == "site_cookie")
+        ).one()
+        assert entry.customer_id == linked.customer_id and entry.verified
         assert entry.expires_at is not None
         assert entry.expires_at - utcnow() > timedelta(days=390)
+        assert runtime.identity.find(session, cookie) == linked.customer_id
         entry.expires_at = utcnow() - timedelta(seconds=1)
         session.add(entry)
         session.flush()
-        assert runtime.identity.find(session, cookie) is None
-        again = runtime.identity.resolve(session, [cookie], source="web")
-        assert again.customer_id != resolution.customer_id  # an expired link names nobody
+        assert runtime.identity.find(session, cookie) is None  # an expired link names nobody
+        assert runtime.identity.resolve(session, [cookie], source="web") is None
 
 
 def test_profile_round_trips_through_the_vault(installation):

@@ -148,7 +148,7 @@ def test_phone_errors_say_why(raw: str, region: str | None, reason: str) -> None
 @pytest.mark.parametrize("kind", OPAQUE_KINDS)
 def test_opaque_ids_are_trimmed_and_keep_their_case(kind: IdentifierKind) -> None:
     assert normalize_identifier(kind, "  AbC-0012\t", default_region="FR") == "AbC-0012"
-    assert normalize_identifier(kind.value, "x" * 256, default_region=None) == "x" * 256
+    assert normalize_identifier(kind.value, "xy" * 128, default_region=None) == "xy" * 128
 
 
 @pytest.mark.parametrize(

@@ -56,9 +56,29 @@ class IdentitySettings(BaseModel):
     )
     link_ttl: Duration = Field(
         default=timedelta(days=395),
-        description="How long an unverified identifier link (cookie) is kept: 13 months, as "
-        "cookie rules commonly require.",
+        description="How long a cookie link lives after the hub last saw it linked on verified "
+        "evidence (a login, a purchase): 13 months, as cookie rules commonly require.",
     )
+    junk_values: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Extra placeholder values refused as identifiers of every kind, compared "
+        'trimmed and case-insensitively (e.g. ["no-cookie", "client-inconnu"]); "null", '
+        '"undefined", "0", "guest"... are always refused.',
+    )
+
+    @field_validator("junk_values")
+    @classmethod
+    def _folded_junk(cls, values: list[str]) -> list[str]:
+        """Stored folded (trimmed, case-folded): the form values are compared in."""
+        folded = []
+        for index, value in enumerate(values):
+            text = value.strip().casefold()
+            if not text or len(text) > 256:
+                raise ValueError(f"item {index}: must be 1 to 256 characters after trimming")
+            if text not in folded:
+                folded.append(text)
+        return folded
 
     @field_validator("default_region")
     @classmethod

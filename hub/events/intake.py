@@ -28,6 +28,7 @@ from hub.events.resolve import resolve_customers
 from hub.events.store import NewEvent, existing_keys, insert_events
 from hub.events.stored import StoredEvent
 from hub.events.validate import CheckedEvent, EventRejected, check_event, event_reference
+from hub.identity.parked import park_letter, replay_parked
 from hub.logs import get_logger
 from hub.runtime import Runtime
 from hub.scenarios.schedule import on_events
@@ -193,7 +194,8 @@ def ingest_in_session(
         else:
             stored_keys.add(key)  # a second copy later in the batch is a duplicate too
             fresh.append((index, event))
-    customers = resolve_customers(session, runtime.identity, [e for _, e in fresh])
+    linked: set[str] = set()  # cookies linked on proof: their parked events come back below
+    customers = resolve_customers(session, runtime.identity, [e for _, e in fresh], linked=linked)
     resolved: list[tuple[int, CheckedEvent, str]] = []
     for (index, event), customer in zip(fresh, customers, strict=True):
         if isinstance(customer, EventRejected):
@@ -238,7 +240,10 @@ def ingest_in_session(
                 reason=exc.reason,
                 payload=_dead_letter_payload(raw),
             ).id
+            park_letter(session, letter_id, exc)
         report.rejected.append(Rejection(index, exc.field, exc.reason, letter_id))
+    if linked:
+        replay_parked(session, runtime, linked, report)
     return report
 
 

@@ -4,16 +4,21 @@ Rules (docs/events.md, "Identity resolution"):
 
 * ``pseudonym``: looked up among the pseudonyms the hub issued to the brick named by the
   event's ``source``; a pseudonym of another brick, or an unknown one, is refused.
-* ``identifiers``: resolved through the identity service's keyed digests. A new customer is
-  created only when the event carries an email, phone, shop customer id or CRM id: a site or
-  partner cookie alone is anonymous traffic and may only reach a customer it is already linked
-  to (otherwise the event is refused, and can be replayed once the cookie is linked).
-* ``customer.updated`` also attaches the contact's identifiers to that customer; identifiers of
-  two different customers are refused (merging is a separate, verified, reversible operation).
+* ``identifiers``: resolved through the identity service's keyed digests, as a
+  ``Claim.asserted`` dated by ``occurred_at`` (rules in ``hub.identity.resolution``). A new
+  customer is created only when the event carries an email, phone, shop customer id or CRM id.
+  Cookies are linked only when the event proves identity (a verified identifier of one of
+  those kinds: a login, a purchase, a newsletter click); a cookie-only event is anonymous
+  traffic and may only reach a customer the cookie is already linked to. Otherwise it is
+  refused (``UnknownCookies``) and parked under each cookie's digest: the hub replays it by
+  itself once a verified link attaches one of them (``hub.identity.parked``).
+* Verified identifiers naming two customers merge them (logged, reversible); unverified ones
+  naming different customers are refused.
+* ``customer.updated`` also attaches the contact's identifiers to that customer.
 
-Resolution is set-based: one pseudonym query, and one ``resolve_many`` per run of consecutive
-events with the same creation right, so a batch behaves as if its events came one by one (a
-cookie linked by an earlier event of the batch resolves a later cookie-only event).
+Resolution is set-based: one pseudonym query, and one ``resolve_claims`` per run of
+consecutive events from the same source, so a batch behaves as if its events came one by one
+(a cookie linked by an earlier event of the batch resolves a later cookie-only event).
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
-from contracts import CustomerUpdated, Identifier, IdentifierKind
+from contracts import CustomerUpdated, EventEnvelope, Identifier, IdentifierKind
 from hub.contacts.apply import normalise_locale
 from hub.events.validate import CheckedEvent, EventRejected
+from hub.identity.merges import follow_merges
 from hub.identity.normalize import InvalidIdentifier
+from hub.identity.resolution import CREATING_KINDS, Claim
 from hub.identity.service import (
     IdentityConflict,
     IdentityService,
@@ -39,18 +46,18 @@ from hub.storage.db import chunks
 from hub.storage.models import BrickPseudonym, IdentifierEntry
 from hub.storage.types import utcnow
 
-__all__ = ["CREATING_KINDS", "resolve_customers"]
+__all__ = ["CREATING_KINDS", "UnknownCookies", "resolve_customers"]
 
-#: Identifier kinds that may create a customer: a source of record vouches for them.
-CREATING_KINDS = frozenset(
-    {
-        IdentifierKind.EMAIL,
-        IdentifierKind.PHONE,
-        IdentifierKind.SHOP_CUSTOMER_ID,
-        IdentifierKind.CRM_ID,
-    }
-)
 _PAIR_CHUNK = 400
+
+
+class UnknownCookies(EventRejected):
+    """A cookie-only event whose cookies are linked to nobody: refused, and parked under the
+    digest of each cookie (``digests``) until a verified link attaches one of them."""
+
+    def __init__(self, field: str, reason: str, digests: Sequence[str]) -> None:
+        super().__init__(field, reason)
+        self.digests = tuple(digests)
 
 
 def _normalise(
@@ -92,7 +99,9 @@ def _pseudonym_owners(
         chunk = unique[start : start + _PAIR_CHUNK]
         for row in session.exec(select(BrickPseudonym).where(key.in_(chunk))):
             owners[(row.brick, row.pseudonym)] = row.customer_id
-    return owners
+    # A merged customer's pseudonyms name the survivor: vendors keep the ids they were given.
+    final = follow_merges(session, owners.values())
+    return {pair: final[customer] for pair, customer in owners.items()}
 
 
 def _anchors(session: Session, customer_ids: Sequence[str]) -> dict[str, NormalisedIdentifier]:
@@ -119,15 +128,23 @@ def _anchors(session: Session, customer_ids: Sequence[str]) -> dict[str, Normali
 
 @dataclass
 class _Group:
-    """Identifiers to resolve together: ``creates`` says whether they may create a customer;
-    ``blame`` is the field named if they cannot be resolved."""
+    """Identifiers to resolve together; ``blame`` is the field named if they cannot be."""
 
     identifiers: list[NormalisedIdentifier]
-    creates: bool
     blame: str
     source: str
+    envelope: EventEnvelope
     #: Known from a pseudonym: an anchor identifier of theirs goes first in the group.
     customer: str | None = None
+
+    def claim(self) -> Claim:
+        return Claim.asserted(
+            self.identifiers,
+            create=self.customer is None,
+            seen_at=self.envelope.occurred_at,
+            evidence=f"event {self.envelope.type}"[:64],
+            reference=self.envelope.id,
+        )
 
 
 def _prepare(
@@ -158,12 +175,11 @@ def _prepare(
                     )
                 blame = "payload.contact.identifiers"
                 prepared.append(
-                    _Group(extra, False, blame, envelope.source, customer) if extra else customer
+                    _Group(extra, blame, envelope.source, envelope, customer) if extra else customer
                 )
                 continue
             group = _normalise(identity, envelope.identifiers, "identifiers") + extra
-            creates = any(n.kind in CREATING_KINDS for n in group)
-            prepared.append(_Group(group, creates, "identifiers", envelope.source))
+            prepared.append(_Group(group, "identifiers", envelope.source, envelope))
         except EventRejected as exc:
             prepared.append(exc)
     anchored = [g for g in prepared if isinstance(g, _Group) and g.customer]
@@ -180,22 +196,34 @@ def _prepare(
     return prepared
 
 
-def _refusal(result: Resolution | IdentityConflict | None, blame: str) -> EventRejected:
+def _refusal(
+    result: Resolution | IdentityConflict | None, group: _Group
+) -> EventRejected:
     if isinstance(result, IdentityConflict):
-        return EventRejected(blame, str(result))
-    return EventRejected(
-        blame,
-        "no customer is known by these identifiers, and cookies alone cannot create one "
-        "(send an email, phone, shop customer id or CRM id with the event)",
-    )
+        return EventRejected(group.blame, str(result))
+    if result is None and not any(n.kind in CREATING_KINDS for n in group.identifiers):
+        return UnknownCookies(
+            group.blame,
+            "no customer is known by these identifiers, and cookies alone cannot create one "
+            "(send an email, phone, shop customer id or CRM id with the event); the event is "
+            "replayed by itself once a verified event or link attaches one of its cookies",
+            [n.digest for n in group.identifiers],
+        )
+    return EventRejected(group.blame, "the identifiers name another customer than the pseudonym")
 
 
 def resolve_customers(
-    session: Session, identity: IdentityService, events: Sequence[CheckedEvent]
+    session: Session,
+    identity: IdentityService,
+    events: Sequence[CheckedEvent],
+    *,
+    linked: set[str] | None = None,
 ) -> list[str | EventRejected]:
     """The customer id of each event, in order, or why it cannot be resolved.
 
-    Every check that can refuse an event runs before ``resolve_many`` writes anything for it.
+    Every check that can refuse an event runs before ``resolve_claims`` writes anything for
+    it. ``linked`` (when given) receives the digests of the cookies this batch linked or
+    renewed on proof, whose parked events the caller replays.
     """
     prepared = _prepare(session, identity, events)
     results: list[str | EventRejected] = []
@@ -205,19 +233,26 @@ def resolve_customers(
             results.append(item)
             continue
         results.append(EventRejected("event", "not resolved"))  # replaced below
-        last = runs[-1][-1][1] if runs else None
-        if last is not None and (last.creates, last.source) == (item.creates, item.source):
+        if runs and runs[-1][-1][1].source == item.source:
             runs[-1].append((index, item))
         else:
             runs.append([(index, item)])
+    merged = False
     for run in runs:
-        first = run[0][1]
-        resolved = identity.resolve_many(
-            session, [g.identifiers for _, g in run], source=first.source, create=first.creates
+        resolved = identity.resolve_claims(
+            session, [g.claim() for _, g in run], source=run[0][1].source
         )
         for (index, group), result in zip(run, resolved, strict=True):
-            if isinstance(result, Resolution) and group.customer in (None, result.customer_id):
+            if isinstance(result, Resolution) and (
+                group.customer in (None, result.customer_id) or result.merges
+            ):
                 results[index] = result.customer_id
+                merged = merged or bool(result.merges)
+                if linked is not None:
+                    linked.update(result.linked, result.refreshed)
             else:
-                results[index] = _refusal(result, group.blame)
+                results[index] = _refusal(result, group)
+    if merged:  # an earlier event of the batch may name a customer merged away since
+        final = follow_merges(session, [r for r in results if isinstance(r, str)])
+        results = [final[r] if isinstance(r, str) else r for r in results]
     return results

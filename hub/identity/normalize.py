@@ -12,13 +12,14 @@ dead-letter tables.
 
 from __future__ import annotations
 
-import re
 import unicodedata
+from collections.abc import Set
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from contracts.vocabulary import IdentifierKind
+from hub.identity.junk import PLACEHOLDER_REASON, is_junk
 
 __all__ = [
     "InvalidIdentifier",
@@ -30,16 +31,6 @@ __all__ = [
 
 #: Longest opaque identifier (ids, cookies) accepted; longer values are garbage, not ids.
 MAX_OPAQUE_LENGTH = 256
-
-_JUNK_VALUES = frozenset(
-    {
-        "", "null", "none", "nil", "undefined", "nan", "n/a", "na", "-", "0", "false", "true",
-        "anonymous", "anon", "unknown", "guest", "test", "default", "[object object]",
-    }
-)  # fmt: skip
-#: Only zeros and separators: "0000", "000-000", a nil UUID, "+00 000"...
-_ZEROS_AND_SEPARATORS = re.compile(r"[0\s\-_.:/+()#*]*")
-_PLACEHOLDER = "placeholder value is not an identifier"
 
 #: email_validator's messages may quote characters or the domain of the input, so they are never
 #: passed on: each is mapped, by a fixed fragment, to a fixed detail (first match wins).
@@ -87,15 +78,9 @@ class InvalidIdentifier(ValueError):
         return type(self), (self.kind, self.reason)
 
 
-def is_junk(value: str) -> bool:
-    """Tell whether ``value`` is a placeholder a source sent instead of a real identifier."""
-    folded = value.strip().casefold()
-    return folded in _JUNK_VALUES or _ZEROS_AND_SEPARATORS.fullmatch(folded) is not None
-
-
-def _reject_junk(kind: IdentifierKind | str, value: str) -> None:
-    if is_junk(value):
-        raise InvalidIdentifier(kind, _PLACEHOLDER)
+def _reject_junk(kind: IdentifierKind | str, value: str, junk: Set[str]) -> None:
+    if is_junk(value, junk):
+        raise InvalidIdentifier(kind, PLACEHOLDER_REASON)
 
 
 def _email_reason(message: str) -> str:
@@ -116,14 +101,14 @@ def _validated_email(address: str) -> str:
     return valid.normalized.lower()
 
 
-def normalize_email(raw: str) -> str:
+def normalize_email(raw: str, junk: Set[str] = frozenset()) -> str:
     """Return the canonical form of an email address: validated, then entirely lower-cased.
 
     The local part is lower-cased too: RFC 5321 lets it be case-sensitive, but no real mailbox
     provider is, and case variants of one address must reach one customer.
     """
     stripped = raw.strip()
-    _reject_junk(IdentifierKind.EMAIL, stripped)
+    _reject_junk(IdentifierKind.EMAIL, stripped, junk)
     normalized = _validated_email(stripped)
     # Lower-casing can, for rare non-ASCII letters, yield a string that validates differently;
     # refuse those so that normalisation is idempotent (a stored digest must stay findable).
@@ -133,14 +118,16 @@ def normalize_email(raw: str) -> str:
     return normalized
 
 
-def normalize_phone(raw: str, default_region: str | None) -> str:
+def normalize_phone(
+    raw: str, default_region: str | None, junk: Set[str] = frozenset()
+) -> str:
     """Return a phone number in E.164 ("+33612345678").
 
     ``default_region`` (ISO 3166 alpha-2, e.g. "FR") is the country assumed for numbers written
     in national form, as customers type them ("06 12 34 56 78").
     """
     stripped = raw.strip()
-    _reject_junk(IdentifierKind.PHONE, stripped)
+    _reject_junk(IdentifierKind.PHONE, stripped, junk)
     try:
         number = phonenumbers.parse(stripped, default_region)
     except phonenumbers.NumberParseException as exc:
@@ -154,12 +141,12 @@ def normalize_phone(raw: str, default_region: str | None) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _normalize_opaque(kind: IdentifierKind, raw: str) -> str:
+def _normalize_opaque(kind: IdentifierKind, raw: str, junk: Set[str]) -> str:
     """Opaque ids and cookies: only trimmed, as their case may be significant to the source."""
     stripped = raw.strip()
-    _reject_junk(kind, stripped)
     if len(stripped) > MAX_OPAQUE_LENGTH:
         raise InvalidIdentifier(kind, f"longer than {MAX_OPAQUE_LENGTH} characters")
+    _reject_junk(kind, stripped, junk)
     # Control and invisible format characters make look-alike ids that digest differently;
     # lone surrogates cannot even be encoded to be digested.
     if any(unicodedata.category(char) in {"Cc", "Cf", "Cs"} for char in stripped):
@@ -168,19 +155,24 @@ def _normalize_opaque(kind: IdentifierKind, raw: str) -> str:
 
 
 def normalize_identifier(
-    kind: IdentifierKind | str, value: str, *, default_region: str | None
+    kind: IdentifierKind | str,
+    value: str,
+    *,
+    default_region: str | None,
+    junk: Set[str] = frozenset(),
 ) -> str:
     """Normalise ``value`` as an identifier of ``kind``; the single entry point for callers.
 
     ``default_region`` is only used for phone numbers; it is required (possibly ``None``) so
-    that every caller decides consciously how national phone numbers are read.
+    that every caller decides consciously how national phone numbers are read. ``junk`` adds
+    the installation's placeholders (``[identity] junk_values``, folded) to the built-in ones.
     """
     try:
         known = IdentifierKind(kind)
     except ValueError:
         raise InvalidIdentifier(str(kind), "unknown identifier kind") from None
     if known is IdentifierKind.EMAIL:
-        return normalize_email(value)
+        return normalize_email(value, junk)
     if known is IdentifierKind.PHONE:
-        return normalize_phone(value, default_region)
-    return _normalize_opaque(known, value)
+        return normalize_phone(value, default_region, junk)
+    return _normalize_opaque(known, value, junk)

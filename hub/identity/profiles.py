@@ -26,6 +26,10 @@ class ProfileStore:
     def __init__(self, vault: Vault) -> None:
         self.vault = vault
 
+    def data_keys(self, session: Session, customer_ids: Sequence[str]) -> dict[str, bytes]:
+        """The customers' unwrapped data keys; an erased customer (key destroyed) has none."""
+        return self._data_keys(session, customer_ids)
+
     def _data_keys(self, session: Session, customer_ids: Sequence[str]) -> dict[str, bytes]:
         keys: dict[str, bytes] = {}
         for chunk in chunks(customer_ids):

@@ -2,16 +2,15 @@
 
 Customer ids are random (160 bits), never derived from an email or phone, so an id leaks nothing
 and survives a change of address. Identifiers are stored only as keyed digests. Resolution is
-set-based (``resolve_many``): one lookup query and bulk inserts per batch, so importing or
-syncing a million contacts costs a few thousand statements, not tens of millions.
+set-based (``resolve_claims``): one lookup query and bulk writes per batch, so importing or
+syncing a million contacts costs a few thousand statements, not tens of millions. The rules of
+who is who, and which links a batch may make, are in ``hub.identity.resolution``.
 """
 
 from __future__ import annotations
 
-import base64
-import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence, Set
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -19,15 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from contracts import Identifier, IdentifierKind
+from hub.identity.cookies import remember_cookies
 from hub.identity.keys import KeyRing
+from hub.identity.merges import follow_merges, merge_customers
 from hub.identity.normalize import normalize_identifier
 from hub.identity.profiles import ProfileStore
+from hub.identity.resolution import (
+    Claim,
+    IdentityConflict,
+    NormalisedIdentifier,
+    Planned,
+    Planner,
+    new_customer_id,
+)
 from hub.identity.vault import Vault
 from hub.storage.db import chunks
 from hub.storage.models import BrickPseudonym, Customer, CustomerKey, IdentifierEntry, table
 from hub.storage.types import utcnow
 
 __all__ = [
+    "Claim",
     "IdentityConflict",
     "IdentityService",
     "NormalisedIdentifier",
@@ -35,26 +45,8 @@ __all__ = [
     "new_customer_id",
 ]
 
-#: Cookies expire (``identity.link_ttl``) unless verified.
-_EXPIRING = frozenset({IdentifierKind.SITE_COOKIE, IdentifierKind.PARTNER_COOKIE})
-
-
-def new_customer_id() -> str:
-    """``cus_`` + 160 random bits in base32: opaque, unguessable, meaningless."""
-    return "cus_" + base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()
-
-
-class IdentityConflict(Exception):
-    """The identifiers given point at different customers; merging needs verified evidence."""
-
-
-@dataclass(frozen=True)
-class NormalisedIdentifier:
-    kind: IdentifierKind
-    namespace: str
-    value: str
-    verified: bool
-    digest: str
+#: Kinds whose verified presence makes a customer the survivor of a merge.
+_STRONG_KINDS = (IdentifierKind.EMAIL.value, IdentifierKind.CRM_ID.value)
 
 
 @dataclass(frozen=True)
@@ -64,7 +56,12 @@ class Resolution:
     new_identifiers: int
     #: Normalised value per identifier kind (the last one given when a kind repeats).
     values: dict[IdentifierKind, str]
-
+    #: Digests of cookies linked (or moved) to the customer by this claim, on proof.
+    linked: tuple[str, ...] = ()
+    #: Digests of cookies already linked to the customer whose link this claim renewed.
+    refreshed: tuple[str, ...] = ()
+    #: Ids of the ``identity_merges`` rows this claim caused.
+    merges: tuple[int, ...] = ()
 
 
 class IdentityService(ProfileStore):
@@ -75,11 +72,13 @@ class IdentityService(ProfileStore):
         *,
         default_region: str | None,
         link_ttl: timedelta,
+        junk: Set[str] = frozenset(),
     ) -> None:
         super().__init__(vault)
         self.keys = keys
         self.default_region = default_region
         self.link_ttl = link_ttl
+        self.junk = frozenset(junk)
 
     def __repr__(self) -> str:
         return f"<IdentityService region={self.default_region}>"
@@ -88,7 +87,7 @@ class IdentityService(ProfileStore):
     def normalise(self, identifier: Identifier) -> NormalisedIdentifier:
         """Raises ``InvalidIdentifier`` (naming the kind, never the value)."""
         value = normalize_identifier(
-            identifier.kind, identifier.value, default_region=self.default_region
+            identifier.kind, identifier.value, default_region=self.default_region, junk=self.junk
         )
         return NormalisedIdentifier(
             identifier.kind,
@@ -100,7 +99,7 @@ class IdentityService(ProfileStore):
 
     def find(self, session: Session, identifier: Identifier) -> str | None:
         digest = self.normalise(identifier).digest
-        entry = session.get(IdentifierEntry, digest)
+        entry = session.get(IdentifierEntry, digest, populate_existing=True)
         if entry is None or (entry.expires_at is not None and entry.expires_at <= utcnow()):
             return None
         return entry.customer_id
@@ -111,6 +110,7 @@ class IdentityService(ProfileStore):
                 select(IdentifierEntry)
                 .where(IdentifierEntry.customer_id == customer_id)
                 .order_by(col(IdentifierEntry.kind), col(IdentifierEntry.first_seen_at))
+                .execution_options(populate_existing=True)
             )
         )
 
@@ -126,7 +126,7 @@ class IdentityService(ProfileStore):
         """Find the one customer these identifiers name, creating it when allowed.
 
         Raises ``InvalidIdentifier`` or ``IdentityConflict`` (identifiers of *different*
-        customers: merging is a separate, logged, reversible operation).
+        customers with nothing verified to say they are one person).
         """
         group = [self.normalise(identifier) for identifier in identifiers]
         [result] = self.resolve_many(session, [group], source=source, create=create, now=now)
@@ -143,14 +143,25 @@ class IdentityService(ProfileStore):
         create: bool = True,
         now: datetime | None = None,
     ) -> list[Resolution | IdentityConflict | None]:
-        """Resolve each group of identifiers to one customer, in order, as one set operation.
+        """Resolve each group as what a source asserts (``Claim.asserted``), in order."""
+        claims = [Claim.asserted(group, create=create) for group in groups]
+        return self.resolve_claims(session, claims, source=source, now=now)
 
-        Later groups see the customers created by earlier ones (the same email twice in a file
-        is one person). New identifiers are attached to their group's customer; a group whose
-        identifiers belong to different customers yields an ``IdentityConflict``.
+    def resolve_claims(
+        self,
+        session: Session,
+        claims: Sequence[Claim],
+        *,
+        source: str,
+        now: datetime | None = None,
+    ) -> list[Resolution | IdentityConflict | None]:
+        """Resolve each claim to one customer, in order, as one set operation.
+
+        Later claims see what earlier ones created, linked and merged (the same email twice in
+        a file is one person). ``None``: nobody is named and the claim may not create.
         """
         now = now or utcnow()
-        digests = sorted({n.digest for group in groups for n in group})
+        digests = sorted({n.digest for claim in claims for n in claim.identifiers})
         known: dict[str, IdentifierEntry] = {}
         for chunk in chunks(digests):
             for entry in session.exec(
@@ -159,73 +170,99 @@ class IdentityService(ProfileStore):
                 .execution_options(populate_existing=True)
             ):
                 known[entry.digest] = entry
-        owner = {
-            d: e.customer_id for d, e in known.items() if e.expires_at is None or e.expires_at > now
+        planner = Planner(
+            known,
+            now=now,
+            link_ttl=self.link_ttl,
+            choose_survivor=lambda named, plan: self._survivor(session, named, plan),
+        )
+        planned = [planner.plan(claim, source) for claim in claims]
+        self._write(session, planner, now)
+        merge_ids = [
+            merge_customers(
+                session,
+                self.vault,
+                planner.final(m.survivor),
+                m.absorbed,
+                evidence=m.claim.evidence,
+                source=m.source,
+                reference=m.claim.reference,
+                now=now,
+            ).id
+            for m in planner.merges
+        ]
+        remember_cookies(
+            session,
+            self,
+            [replace(c, customer_id=planner.final(c.customer_id)) for c in planner.cookies],
+            left=planner.left,
+            now=now,
+        )
+        return [self._result(p, planner, merge_ids) for p in planned]
+
+    @staticmethod
+    def _result(
+        planned: Planned | IdentityConflict | None, planner: Planner, merge_ids: list[int | None]
+    ) -> Resolution | IdentityConflict | None:
+        if not isinstance(planned, Planned):
+            return planned
+        return Resolution(
+            planner.final(planned.customer_id),
+            planned.created,
+            planned.attached,
+            planned.values,
+            tuple(dict.fromkeys(planned.linked)),
+            tuple(dict.fromkeys(planned.refreshed)),
+            tuple(i for i in (merge_ids[m] for m in planned.merges) if i is not None),
+        )
+
+    def _survivor(self, session: Session, named: set[str], planner: Planner) -> str:
+        """Who stays when several customers are one person: the one known by a verified email
+        or CRM id, else the oldest (ties: the smaller id). Customers merged earlier in the
+        batch count with the one they went into; customers new in this batch are the newest.
+        """
+        members = {c: {c} for c in named}
+        for absorbed in planner.merged_into:
+            final = planner.final(absorbed)
+            if final in members:
+                members[final].add(absorbed)
+        everyone = sorted(set().union(*members.values()))
+        created = {c: planner.now for c in planner.new_customers}
+        strong = {
+            row["customer_id"]
+            for row in planner.rows.values()
+            if row["verified"] and row["kind"] in _STRONG_KINDS
         }
-        seen_live = set(owner)
-        new_customers: list[str] = []
-        new_entries: dict[str, dict[str, object]] = {}
-        results: list[Resolution | IdentityConflict | None] = []
-        for group in groups:
-            owners = {owner[n.digest] for n in group if n.digest in owner}
-            if len(owners) > 1:
-                kinds = sorted({n.kind.value for n in group if n.digest in owner})
-                results.append(
-                    IdentityConflict(
-                        f"identifiers ({', '.join(kinds)}) belong to different customers"
+        for chunk in chunks(everyone):
+            for row in session.execute(
+                select(Customer.id, Customer.created_at).where(col(Customer.id).in_(chunk))
+            ):
+                created[row[0]] = row[1]
+            strong.update(
+                session.exec(
+                    select(IdentifierEntry.customer_id).where(
+                        col(IdentifierEntry.customer_id).in_(chunk),
+                        col(IdentifierEntry.kind).in_(_STRONG_KINDS),
+                        IdentifierEntry.verified == True,  # noqa: E712 - SQL comparison
                     )
                 )
-                continue
-            if owners:
-                customer_id, created = owners.pop(), False
-            elif create:
-                customer_id, created = new_customer_id(), True
-                new_customers.append(customer_id)
-            else:
-                results.append(None)
-                continue
-            fresh = 0
-            for item in group:
-                if item.digest in owner:
-                    continue
-                owner[item.digest] = customer_id
-                fresh += 1
-                expiring = item.kind in _EXPIRING and not item.verified
-                new_entries[item.digest] = {
-                    "digest": item.digest,
-                    "customer_id": customer_id,
-                    "kind": item.kind.value,
-                    "namespace": item.namespace,
-                    "source": source,
-                    "verified": item.verified,
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                    "expires_at": now + self.link_ttl if expiring else None,
-                }
-            values = {n.kind: n.value for n in group}
-            results.append(Resolution(customer_id, created, fresh, values))
-        self._write_resolution(session, new_customers, new_entries, known, seen_live, now)
-        return results
+            )
+        return min(
+            named,
+            key=lambda c: (not (members[c] & strong), created.get(c, planner.now), c),
+        )
 
-    def _write_resolution(
-        self,
-        session: Session,
-        new_customers: list[str],
-        new_entries: dict[str, dict[str, object]],
-        known: dict[str, IdentifierEntry],
-        seen_live: set[str],
-        now: datetime,
-    ) -> None:
-        if new_customers:
+    def _write(self, session: Session, planner: Planner, now: datetime) -> None:
+        if planner.new_customers:
             session.execute(
                 table(Customer).insert(),
                 [
                     {"id": c, "status": "active", "created_at": now, "updated_at": now}
-                    for c in new_customers
+                    for c in planner.new_customers
                 ],
             )
             keys = []
-            for customer_id in new_customers:
+            for customer_id in planner.new_customers:
                 _, wrapped = self.vault.new_data_key(customer_id)
                 keys.append(
                     {
@@ -236,15 +273,20 @@ class IdentityService(ProfileStore):
                     }
                 )
             session.execute(table(CustomerKey).insert(), keys)
-        # An expired link's row is reused for its new owner; brand-new digests are inserted.
-        reused = [row for digest, row in new_entries.items() if digest in known]
-        inserted = [row for digest, row in new_entries.items() if digest not in known]
-        if reused:
-            session.execute(update(IdentifierEntry), reused)
+        # A row that exists (expired, or linked to someone else) is overwritten; brand-new
+        # digests are inserted; rows kept by their customer get only their changed columns.
+        inserted = [r for d, r in planner.rows.items() if d not in planner.stored]
+        overwritten = [r for d, r in planner.rows.items() if d in planner.stored]
         if inserted:
             session.execute(table(IdentifierEntry).insert(), inserted)
-        touched = sorted(seen_live)
-        for chunk in chunks(touched):
+        if overwritten:
+            session.execute(update(IdentifierEntry), overwritten)
+        by_columns: dict[frozenset[str], list[dict[str, object]]] = {}
+        for change in planner.changes.values():
+            by_columns.setdefault(frozenset(change), []).append(change)
+        for changes in by_columns.values():
+            session.execute(update(IdentifierEntry), changes)
+        for chunk in chunks(sorted(planner.touched)):
             session.execute(
                 update(IdentifierEntry)
                 .where(col(IdentifierEntry.digest).in_(chunk))
@@ -267,5 +309,9 @@ class IdentityService(ProfileStore):
         return pseudonym
 
     def customer_for_pseudonym(self, session: Session, brick: str, pseudonym: str) -> str | None:
+        """The customer a brick's pseudonym names; a merged customer's pseudonym names the
+        survivor it was merged into (vendors keep the ids they were given)."""
         row = session.get(BrickPseudonym, (brick, pseudonym))
-        return row.customer_id if row else None
+        if row is None:
+            return None
+        return follow_merges(session, [row.customer_id])[row.customer_id]

@@ -105,8 +105,10 @@ def test_cookie_only_events_cannot_create_a_customer_until_the_cookie_is_linked(
     [refused] = first.rejected
     assert refused.field == "identifiers" and "cookies alone cannot create" in refused.reason
     assert _count(runtime, Customer) == 0
-    linking = event(
-        "login", email=None, identifiers=[*cookie, {"kind": "email", "value": "a@x.io"}]
+    linking = event(  # a verified email proves who holds the cookie: it gets linked
+        "login",
+        email=None,
+        identifiers=[*cookie, {"kind": "email", "value": "a@x.io", "verified": True}],
     )
     # In one batch: the linking event comes first, so the cookie-only one after it resolves.
     second = ingest_events(
