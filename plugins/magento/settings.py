@@ -101,7 +101,8 @@ class MagentoSettings(HttpBrickSettings):
     """How far back the very first poll (no stored cursor yet) starts."""
     settle_delay: DurationText = timedelta(minutes=1)
     """Orders and customers younger than this are left for the next poll, so a record written
-    by a transaction still committing when the shop is read is not skipped."""
+    by a transaction still committing when the shop is read (or later in the same second) is
+    not skipped. At least one second: Magento's timestamps have no finer grain."""
     page_size: int = Field(default=100, ge=1, le=500)
     """Records per search call (``searchCriteria[pageSize]``), per stream."""
     namespace: str = "magento"
@@ -145,7 +146,7 @@ class MagentoSettings(HttpBrickSettings):
     @field_validator("settle_delay")
     @classmethod
     def _settle(cls, value: timedelta) -> timedelta:
-        _within(value, timedelta(0), timedelta(hours=1), "0s", "1h")
+        _within(value, timedelta(seconds=1), timedelta(hours=1), "1s", "1h")
         return value
 
     @field_validator("namespace")
