@@ -29,8 +29,9 @@ from contracts import (
     IdentityLinkPage,
     Permanent,
     Purpose,
+    RateLimited,
 )
-from hub.sdk.http import build_client, request
+from hub.sdk.http import build_client, error_for_transport, raise_for_status, request
 from plugins.unomi.audiences import is_member_value, plan_members
 from plugins.unomi.keyset import MAX_WINDOW, Position, advance
 from plugins.unomi.links import link_for, parse_event
@@ -91,18 +92,24 @@ class UnomiBrick(Brick):
         return httpx.BasicAuth(self.settings.username, self.settings.password.get_secret_value())
 
     async def _private(
-        self, method: str, path: str, *, redact: Sequence[str] = (), **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        redact: Sequence[str] = (),
+        absent_ok: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
-        """A call to a private ``/cxs`` endpoint (Basic auth)."""
-        return await request(
-            self._client(),
-            method,
-            path,
-            auth=self._basic(),
-            describe=describe_error,
-            redact=redact,
-            **kwargs,
-        )
+        """A call to a private ``/cxs`` endpoint (Basic auth). With ``absent_ok`` a 404 is an
+        answer ("no such profile"), not an error: Unomi itself says so with a 204, a proxy in
+        front of it may not."""
+        try:
+            response = await self._client().request(method, path, auth=self._basic(), **kwargs)
+        except httpx.HTTPError as exc:
+            raise error_for_transport(exc) from exc
+        if absent_ok and response.status_code == 404:
+            return response
+        return raise_for_status(response, describe=describe_error, redact=redact)
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -156,46 +163,78 @@ class UnomiBrick(Brick):
     async def push(self, audience: Audience, members: Sequence[AudienceMember]) -> None:
         """Make Unomi's profiles carry exactly this audience's membership.
 
-        1. each member's profiles are known under its pseudonym: an alias on one of them (an
-           alias names one profile in Unomi); an alias left on a profile that is no longer the
-           member's is moved;
-        2. the profiles already flagged are listed (a scrolled profiles search);
-        3. ``updateProperties`` events, ``batch_size`` per ``/cxs/eventcollector`` call, set
-           the flag on member profiles not flagged yet and delete it from flagged profiles that
-           are no longer members.
+        1. the profiles already flagged are listed (a scrolled profiles search, read to the
+           end before anything changes);
+        2. ``updateProperties`` events, ``batch_size`` per ``/cxs/eventcollector`` call, delete
+           the flag from flagged profiles that are no longer members, then set it on member
+           profiles not flagged yet: segments are right as soon as this step is done;
+        3. each member's profiles are made known under its pseudonym: an alias on the first of
+           them that exists in Unomi (an alias names one profile); an alias left on a profile
+           that is no longer the member's is moved.
 
-        Pushing the same membership again sends no update at all. A failure raises the contract
-        error after the steps already done; the core pushes the whole audience again, which
-        converges (every step is idempotent).
+        Pushing the same membership again sends no update and creates no alias. A failure
+        raises the contract error after the steps already done (a failing alias does not stop
+        the other members' aliases; the first error is raised at the end, except credentials
+        and rate limits, raised at once); the core pushes the whole audience again, which
+        converges, every step being idempotent.
         """
         plan = plan_members(members)
-        for member in plan.members:
-            await self._ensure_alias(member.pseudonym, member.profiles)
         path = membership_path(self.settings, audience.name)
         flagged = await self._flagged_profiles(path, audience.name)
         current = set(plan.profiles)
+        # Removals first: a member's cookie may be an id Unomi merged into another profile (an
+        # alias of it), which the search lists under the other id; setting the flag after the
+        # removal leaves that profile flagged, as it should be.
         events = [
-            update_event(self.settings, profile_id, path)
-            for profile_id in plan.profiles
-            if not flagged.get(profile_id, False)
-        ]
-        events += [
             removal_event(self.settings, profile_id, path)
             for profile_id in flagged
             if profile_id not in current
         ]
+        events += [
+            update_event(self.settings, profile_id, path)
+            for profile_id in plan.profiles
+            if not flagged.get(profile_id, False)
+        ]
         await self._send_events(events)
+        first_error: BrickError | None = None
+        for member in plan.members:
+            try:
+                await self._ensure_alias(member.pseudonym, member.profiles)
+            except (AuthFailed, RateLimited):
+                raise
+            except BrickError as exc:
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+
+    async def _lookup(self, profile_id: str) -> str | None:
+        """The id of the profile ``profile_id`` names (itself, or the profile an alias points
+        to: Unomi resolves aliases on ``GET /cxs/profiles/{id}``), ``None`` when unknown."""
+        response = await self._private(
+            "GET", profile_path(profile_id), redact=[profile_id], absent_ok=True
+        )
+        if response.status_code != 200 or not response.content:
+            return None
+        found = self._json(response, "profile lookup")
+        item_id = found.get("itemId") if isinstance(found, Mapping) else None
+        return item_id if isinstance(item_id, str) and item_id else None
 
     async def _ensure_alias(self, pseudonym: str, profiles: Sequence[str]) -> None:
-        """Unomi resolves an alias id to its profile on ``GET /cxs/profiles/{id}``: nothing to
-        do when the pseudonym already names one of the member's profiles."""
-        response = await self._private("GET", profile_path(pseudonym), redact=[pseudonym])
-        found = self._json(response, "profile lookup") if response.content else None
-        current = found.get("itemId") if isinstance(found, Mapping) else None
-        if isinstance(current, str) and current in profiles:
+        """Nothing to do when the pseudonym already names one of the member's profiles;
+        otherwise alias the first member profile Unomi has under its own id (not a stale
+        cookie, not one Unomi merged into another), moving the alias if it named another."""
+        current = await self._lookup(pseudonym)
+        if current in profiles:
             return
+        target = None
+        for profile_id in profiles:
+            if await self._lookup(profile_id) == profile_id:
+                target = profile_id
+                break
+        if target is None:
+            return  # none of the person's cookies is a Unomi profile (yet)
         headers = {"X-Unomi-ClientId": self.settings.alias_client_id}
-        if isinstance(current, str) and current and current != pseudonym:
+        if current is not None and current != pseudonym:
             await self._private(
                 "DELETE",
                 alias_path(current, pseudonym),
@@ -203,10 +242,7 @@ class UnomiBrick(Brick):
                 redact=[pseudonym, current],
             )
         await self._private(
-            "POST",
-            alias_path(profiles[0], pseudonym),
-            headers=headers,
-            redact=[pseudonym, profiles[0]],
+            "POST", alias_path(target, pseudonym), headers=headers, redact=[pseudonym, target]
         )
 
     async def _flagged_profiles(self, path: str, name: str) -> dict[str, bool]:
@@ -246,7 +282,7 @@ class UnomiBrick(Brick):
                 self._client(),
                 "POST",
                 EVENT_COLLECTOR,
-                json=collector_body(batch),
+                json=collector_body(self.settings, batch),
                 headers=headers,
                 describe=describe_error,
                 redact=[event["properties"]["targetId"] for event in batch],

@@ -10,7 +10,8 @@ Pure functions, so every request is unit-tested without HTTP. Shapes follow Unom
   ``eventTypeCondition``, ``eventPropertyCondition``, ``profilePropertyCondition``);
 - ``POST /cxs/eventcollector`` takes ``{"profileId", "events": [...]}``; an ``updateProperties``
   event names the profile to change in ``properties.targetId`` / ``targetType`` and lists
-  ``update`` (path -> value) and ``delete`` (paths).
+  ``update`` (path -> value) and ``delete`` (paths); a ``targetId`` other than the request's
+  profile is a cross-profile update, which Unomi 2.x accepts from a third-party server.
 """
 
 from __future__ import annotations
@@ -171,11 +172,12 @@ def removal_event(settings: UnomiSettings, profile_id: str, path: str) -> dict[s
     return _update_properties(settings, profile_id, {"delete": [path]})
 
 
-def collector_body(events: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def collector_body(settings: UnomiSettings, events: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One ``/cxs/eventcollector`` call. Unomi needs a profile (or session) id for the request
-    itself; the first event's target is used, so the call creates no profile of its own and
-    each event changes exactly the profile its ``targetId`` names."""
-    return {"profileId": events[0]["properties"]["targetId"], "events": list(events)}
+    itself and creates the profile when it does not exist; the brick's own
+    ``collector_profile_id`` is used, so an event whose target Unomi does not know (a stale
+    cookie) is skipped by Unomi rather than turned into a new profile."""
+    return {"profileId": settings.collector_profile_id, "events": list(events)}
 
 
 def describe_error(response: httpx.Response) -> VendorError:

@@ -84,7 +84,12 @@ class UnomiSettings(HttpBrickSettings):
     audience_property: str = "hubAudiences"
     """Profile property holding the hub's audiences: ``properties.<this>.<audience name>``."""
     alias_client_id: str = "marketing-hub"
-    """Client id recorded on the aliases the brick creates (``X-Unomi-ClientId``)."""
+    """Client id recorded on the aliases the brick creates (``X-Unomi-ClientId``); Unomi only
+    removes an alias when asked with the client id it was created with."""
+    collector_profile_id: str = "marketing-hub"
+    """Profile id the ``/cxs/eventcollector`` calls are made as (Unomi needs one per call and
+    creates it, empty, on the first push). Each event changes the profile its ``targetId``
+    names; Unomi skips a target it does not know instead of creating it."""
     page_size: int = Field(default=100, ge=1, le=1000)
     """Events read per ``read_links`` page (and profiles per search page of a push)."""
     batch_size: int = Field(default=50, ge=1, le=500)
@@ -107,7 +112,7 @@ class UnomiSettings(HttpBrickSettings):
             raise ValueError("must be an HTTP header name (letters, digits, '-')")
         return value
 
-    @field_validator("scope", "alias_client_id")
+    @field_validator("scope", "alias_client_id", "collector_profile_id")
     @classmethod
     def _unomi_id(cls, value: str) -> str:
         if not UNOMI_ID.fullmatch(value):

@@ -232,11 +232,14 @@ class FakeUnomi:
         body = json.loads(request.content)
         if not body.get("profileId"):
             return httpx.Response(400, text="Request rejected by the server because: no profile")
+        if body["profileId"] not in self.profiles:  # Unomi creates the request's profile
+            self.profiles[body["profileId"]] = profile(body["profileId"])
         if request.headers.get("x-unomi-peer") != PEER_KEY:
             return httpx.Response(200, json={"updated": 0})  # protected events dropped silently
         for event in body["events"]:
             props = event["properties"]
-            target = self.profiles.get(props["targetId"])
+            # Unomi loads the target like any profile: an alias id resolves to its profile.
+            target = self.profiles.get(self.aliases.get(props["targetId"], props["targetId"]))
             if target is None:
                 continue  # Unomi: "No profile found with Id ... Update skipped."
             for path, value in props.get("update", {}).items():

@@ -113,11 +113,13 @@ async def push(brick: Brick, view: ContactView) -> None:
 
 
 def push_routes(under_test: tuple[str, str]) -> Any:
-    """Unomi as the push finds it: no alias yet, one former member still flagged. The route
+    """Unomi as the push finds it: no alias yet, the member's first profile known, one former
+    member still flagged. The route
     under test is left to the kit (respx would replace a route with the same pattern)."""
     former = profile(FORMER, hubAudiences={"big_spenders": True})
     answers = {
         ("GET", f"/cxs/profiles/{PSEUDONYM}"): httpx.Response(204),
+        ("GET", f"/cxs/profiles/{COOKIE_A}"): httpx.Response(200, json=profile(COOKIE_A)),
         ("POST", ALIAS): httpx.Response(204),
         ("POST", "/cxs/profiles/search"): httpx.Response(
             200, json=partial_list([former], scroll="DXF1ZXJ5QW5kRmV0Y2g")
@@ -177,6 +179,12 @@ class TestUnomiConformance(HttpBrickConformance):
             ),
             push_exchange(
                 "push_alias_lookup", "GET", f"/cxs/profiles/{PSEUDONYM}", httpx.Response(204)
+            ),
+            push_exchange(
+                "push_alias_target_lookup",
+                "GET",
+                f"/cxs/profiles/{COOKIE_A}",
+                httpx.Response(200, json=profile(COOKIE_A)),
             ),
             push_exchange("push_alias_create", "POST", ALIAS, httpx.Response(204)),
             push_exchange(

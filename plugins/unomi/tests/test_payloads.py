@@ -104,8 +104,8 @@ def test_update_and_removal_events_target_one_profile_each() -> None:
         "targetType": "profile",
         "delete": [path],
     }
-    body = collector_body([set_flag, clear_flag])
-    assert body == {"profileId": "p-1", "events": [set_flag, clear_flag]}
+    body = collector_body(settings(), [set_flag, clear_flag])
+    assert body == {"profileId": "marketing-hub", "events": [set_flag, clear_flag]}
 
 
 def test_paths_are_quoted() -> None:

@@ -134,7 +134,7 @@ async def test_pushing_the_same_membership_twice_changes_nothing(
     await brick.push(CYCLISTS, members)
     assert json.dumps([fake.profiles, fake.aliases], sort_keys=True) == state
     assert fake.calls("POST", "/cxs/eventcollector") == []
-    assert [r.method for r in fake.requests] == ["GET", "POST"]  # alias lookup, holders search
+    assert [r.method for r in fake.requests] == ["POST", "GET"]  # holders search, alias lookup
     assert_private(fake)
 
 
@@ -169,8 +169,8 @@ async def test_updates_go_in_batches_of_batch_size(
         await brick.aclose()
     bodies = [json.loads(r.content) for r in fake.calls("POST", "/cxs/eventcollector")]
     assert [len(b["events"]) for b in bodies] == [2, 2]
-    # Each call is made for the profile of its first event: Unomi creates no profile for it.
-    assert [b["profileId"] for b in bodies] == [P1, P3]
+    # Calls are made as the brick's own profile; each event changes its target only.
+    assert [b["profileId"] for b in bodies] == ["marketing-hub", "marketing-hub"]
     assert [fake.flag(p, "hubAudiences", "cyclists") for p in (P1, P2, P3, P4)] == [
         True,
         True,
@@ -281,3 +281,72 @@ async def test_check_reports_without_raising(
     for request in fake.requests:
         assert request.headers["authorization"].startswith("Basic ")
         assert "x-unomi-peer" not in request.headers
+
+
+def lookup_answering(fake: FakeUnomi, answer: httpx.Response) -> respx.MockRouter:
+    """The fake Unomi, except that the pseudonym lookup gives ``answer`` (routes match in the
+    order they are added, so this one goes first)."""
+    router = respx.mock(base_url=BASE, assert_all_mocked=True, assert_all_called=False)
+    router.route(method="GET", path=f"/cxs/profiles/{ADA}").mock(return_value=answer)
+    fake.install(router)
+    return router
+
+
+async def test_a_404_profile_lookup_means_no_alias_yet(brick: UnomiBrick, fake: FakeUnomi) -> None:
+    """Unomi answers 204 for an unknown id; a proxy in front of it may answer 404."""
+    with lookup_answering(fake, httpx.Response(404, text="Not Found")) as router:
+        await brick.push(CYCLISTS, [AudienceMember(pseudonym=ADA, cookie_ids=[P1])])
+        assert router.routes[0].call_count == 1
+    assert fake.aliases == {ADA: P1}
+
+
+async def test_a_lookup_error_other_than_404_raises(brick: UnomiBrick, fake: FakeUnomi) -> None:
+    answer = httpx.Response(400, text="Request rejected by the server because: bad id")
+    members = [
+        AudienceMember(pseudonym=ADA, cookie_ids=[P1]),
+        AudienceMember(pseudonym=BOB, cookie_ids=[P2]),
+    ]
+    with lookup_answering(fake, answer), pytest.raises(PayloadRejected, match="bad id"):
+        await brick.push(CYCLISTS, members)
+    # The flags went first (segments are right); the other member's alias was still made.
+    assert [fake.flag(p, "hubAudiences", "cyclists") for p in (P1, P2)] == [True, True]
+    assert fake.aliases == {BOB: P2}
+
+
+async def test_only_a_profile_unomi_has_under_its_own_id_gets_the_alias(
+    brick: UnomiBrick, fake: FakeUnomi, unomi: respx.Router
+) -> None:
+    stale = "stale-cookie-0001"  # a cookie id Unomi has no profile for (purged, other site)
+    fake.aliases["merged-away-0002"] = P3  # an id Unomi merged into another profile
+    member = AudienceMember(pseudonym=ADA, cookie_ids=[stale, "merged-away-0002", P2])
+    await brick.push(CYCLISTS, [member])
+    assert fake.aliases[ADA] == P2
+    assert stale not in fake.profiles  # the collector created no profile for it
+    assert fake.flag(P2, "hubAudiences", "cyclists") is True
+    await brick.push(CYCLISTS, [AudienceMember(pseudonym=BOB, cookie_ids=[stale])])
+    assert BOB not in fake.aliases  # nothing to alias: no profile in Unomi
+
+
+async def test_a_cookie_unomi_merged_into_another_profile_keeps_that_profile_flagged(
+    brick: UnomiBrick, fake: FakeUnomi, unomi: respx.Router
+) -> None:
+    """The search lists the merged profile under its own id, not the member's cookie: the
+    removal of that id must not win over the member's update."""
+    fake.aliases["merged-away-0002"] = P3
+    member = AudienceMember(pseudonym=ADA, cookie_ids=["merged-away-0002", P1])
+    for _ in range(3):
+        await brick.push(CYCLISTS, [member])
+        assert fake.flag(P3, "hubAudiences", "cyclists") is True
+        assert fake.flag(P1, "hubAudiences", "cyclists") is True
+
+
+async def test_credentials_refused_on_an_alias_stop_at_once(
+    brick: UnomiBrick, fake: FakeUnomi
+) -> None:
+    members = [
+        AudienceMember(pseudonym=ADA, cookie_ids=[P1]),
+        AudienceMember(pseudonym=BOB, cookie_ids=[P2]),
+    ]
+    with lookup_answering(fake, httpx.Response(401)), pytest.raises(AuthFailed):
+        await brick.push(CYCLISTS, members)
+    assert fake.aliases == {}
