@@ -51,7 +51,7 @@ def rows_of(body: Any, resource: str) -> list[Row] | None:
     """
     if isinstance(body, list):
         return [] if not body else None
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or (body and resource not in body):
         return None
     rows = body.get(resource, [])
     if isinstance(rows, dict):
