@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from contracts import BRICK_NAME_PATTERN, CustomerField, Purpose
+from hub.audiences.model import AudienceSettings, check_audience_names
 from hub.durations import Duration
 from hub.pressure.rules import PressureSettings, ScenarioSettings
 
@@ -266,6 +267,9 @@ class HubSettings(BaseSettings):
     bricks: dict[str, BrickSection] = Field(default_factory=dict)
     pressure: PressureSettings = Field(default_factory=PressureSettings)
     scenarios: dict[str, ScenarioSettings] = Field(default_factory=dict)
+    audiences: dict[str, AudienceSettings] = Field(
+        default_factory=dict, description="Segments pushed to audience_sink bricks (a DMP)."
+    )
     sending: SendingSettings = Field(default_factory=SendingSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
@@ -283,6 +287,8 @@ class HubSettings(BaseSettings):
             if not BRICK_NAME_PATTERN.fullmatch(name):
                 raise ValueError(f"{name!r} is not a valid brick name (lower snake case)")
         return value
+
+    _audience_names = field_validator("audiences")(check_audience_names)
 
     @classmethod
     def settings_customise_sources(

@@ -60,6 +60,7 @@ def _known(column: str) -> bool:
         column.startswith(ATTRIBUTE_PREFIX) and len(column) > len(ATTRIBUTE_PREFIX)
     )
 
+
 _GRANTED = {"yes", "y", "true", "1", "granted", "opt-in", "optin", "subscribed"}
 _DENIED = {"no", "n", "false", "0", "denied", "opt-out", "optout", "unsubscribed"}
 _BATCH = 500

@@ -80,9 +80,7 @@ def contact_source(runtime: Runtime, name: str) -> ContactSource:
         brick = runtime.brick(name)
     except KeyError as exc:
         raise NotAContactSource(str(exc.args[0])) from None
-    if Capability.CONTACT_SOURCE not in brick.capabilities or not isinstance(
-        brick, ContactSource
-    ):
+    if Capability.CONTACT_SOURCE not in brick.capabilities or not isinstance(brick, ContactSource):
         raise NotAContactSource(f"brick {name!r} is not a contact source")
     return brick
 
