@@ -16,12 +16,15 @@ from hub.storage.types import UTCDateTime, utcnow
 
 __all__ = [
     "AuditEntry",
+    "BrickDecommission",
     "BrickPseudonym",
     "ConsentEntry",
     "Customer",
     "CustomerEvent",
     "CustomerKey",
     "DeadLetter",
+    "ErasureRequest",
+    "ErasureStep",
     "IdentifierEntry",
     "IdentityMerge",
     "Job",
@@ -31,7 +34,9 @@ __all__ = [
     "PressureDecision",
     "RuleSet",
     "SendRecord",
+    "SinkContact",
     "SourceCursor",
+    "Suppression",
     "VaultEntry",
     "metadata",
     "table",
@@ -390,6 +395,14 @@ class SourceCursor(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-# The identity tables live in their own module (this one would pass 400 lines); importing them
-# here registers them in ``metadata`` for migrations and keeps one import path for callers.
+# The identity and governance tables live in their own modules (this one would pass 400
+# lines); importing them here registers them in ``metadata`` for migrations and keeps one
+# import path for callers.
+from hub.storage.governance_tables import (  # noqa: E402
+    BrickDecommission,
+    ErasureRequest,
+    ErasureStep,
+    SinkContact,
+    Suppression,
+)
 from hub.storage.identity_tables import IdentityMerge, ParkedLetter  # noqa: E402
