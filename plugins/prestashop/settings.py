@@ -14,7 +14,14 @@ from string import Formatter
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BeforeValidator, Field, PlainSerializer, SecretStr, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    WithJsonSchema,
+    field_validator,
+)
 
 from hub.sdk.http import HttpBrickSettings
 
@@ -62,11 +69,12 @@ def _format_duration(value: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-#: A duration written as text in TOML, held as a ``timedelta``.
+#: A duration written as text in TOML, held as a ``timedelta``; text in JSON and the schema.
 DurationText = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(_format_duration, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "examples": ["30m", "1h", "1d12h", "7d"]}),
 ]
 
 
@@ -82,15 +90,16 @@ class PrestaShopSettings(HttpBrickSettings):
 
     PrestaShop stores dates in that zone's wall-clock time without an offset; the brick converts
     them to UTC with it (DST included), so it must be the shop's own setting."""
-    abandonment_delay: DurationText = timedelta(hours=1)
+    abandonment_delay: DurationText = Field(default="1h", validate_default=True)
     """How long a cart must stay untouched, without an order, before it counts as abandoned."""
-    first_poll_lookback: DurationText = timedelta(days=7)
+    first_poll_lookback: DurationText = Field(default="7d", validate_default=True)
     """Where the first poll (no cursor yet) starts: carts, orders and customers this recent."""
-    settle_delay: DurationText = timedelta(minutes=2)
+    settle_delay: DurationText = Field(default="2m", validate_default=True)
     """How far behind the present orders and customers are read, so every row written in one
     second is committed before that second is passed (also absorbs hub/shop clock drift)."""
-    page_size: int = Field(default=50, ge=1, le=500)
-    """Rows per webservice list call (``limit``), per stream and per page."""
+    page_size: int = Field(default=50, ge=1, le=200)
+    """Rows per webservice list call (``limit``), per stream and per page. At most 200: a
+    page's lookups put every id in one URL (``filter[id]=[1|2|...]``), which must stay short."""
     namespace: str = Field(default="prestashop", min_length=1, max_length=64)
     """Namespace of the shop's customer ids in the hub (one per shop when you run several)."""
     cart_url: str | None = None
@@ -150,8 +159,8 @@ class PrestaShopSettings(HttpBrickSettings):
     @field_validator("settle_delay")
     @classmethod
     def _settle(cls, value: timedelta) -> timedelta:
-        if value > timedelta(hours=6):
-            raise ValueError("must be at most 6h")
+        if not timedelta(seconds=10) <= value <= timedelta(hours=6):
+            raise ValueError("must be between 10s and 6h: rows of one second commit together")
         return value
 
     @field_validator("cart_url")

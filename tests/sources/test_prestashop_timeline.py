@@ -20,7 +20,12 @@ import pytest
 import respx
 from sqlalchemy import select
 
+from contracts import Channel, Purpose
+from hub.consent import current_consents
+from hub.contacts.lookup import find_customer
+from hub.contacts.pull import pull_contacts
 from hub.events.poll import poll_events
+from hub.storage.db import session_scope
 from hub.storage.models import CustomerEvent
 from hub.testing import make_installation
 from plugins.prestashop import PrestaShopBrick
@@ -130,7 +135,8 @@ def hub(tmp_path: Path):
     asyncio.run(runtime.aclose())
 
 
-def poll(runtime, shop: Timeline, now: datetime):
+def poll(runtime, shop: Timeline, now: datetime, read=poll_events):
+    """``read`` (events by default) through the core, the shop and the brick's clock at ``now``."""
     shop.at(now)
     brick = runtime.brick("prestashop")
     assert isinstance(brick, PrestaShopBrick)
@@ -143,7 +149,7 @@ def poll(runtime, shop: Timeline, now: datetime):
         # A poll with nothing settled since the last one makes no call at all.
         with respx.mock(base_url=BASE_URL, assert_all_called=False) as router:
             shop.install(router)
-            return await poll_events(runtime, "prestashop", sleep=no_sleep)
+            return await read(runtime, "prestashop", sleep=no_sleep)
 
     return asyncio.run(go())
 
@@ -215,3 +221,30 @@ def test_polling_again_finds_nothing_new(hub) -> None:
     assert shop.requests == []  # both positions are at their bounds: nothing to ask
     # Seen only now, cart 1 already has its order (13:00): no reminder for it this time.
     assert len(stored(runtime)) == count == len(EXPECTED_CARTS - {1}) + len(ORDERS)
+
+
+def test_customers_pulled_are_the_people_of_the_events(hub) -> None:
+    runtime, shop = hub
+    poll(runtime, shop, THIRD)
+    report = poll(runtime, shop, THIRD, read=pull_contacts)
+    # Four accounts (a guest among them); the deleted one is left out. Each is the customer
+    # its carts and orders already created: same shop id namespace, same email.
+    assert (report.created, report.updated, report.rejected) == (0, 4, [])
+    assert report.pages == 2  # page_size = 3
+    with session_scope(runtime.engine) as session:
+        ada = find_customer(session, runtime.identity, email="ada@example.net")
+        consents = current_consents(session, ada)
+        events = (
+            session.execute(
+                select(CustomerEvent.customer_id).where(
+                    CustomerEvent.source_event_id == "order:102"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert events == [ada]
+    assert consents[(Channel.EMAIL, Purpose.MARKETING)].status == "granted"
+    assert consents[(Channel.EMAIL, Purpose.PROFILING)].status == "denied"
+    again = poll(runtime, shop, THIRD, read=pull_contacts)
+    assert (again.created, again.updated) == (0, 0)
