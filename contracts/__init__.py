@@ -45,11 +45,13 @@ from contracts.events import (
     BUILTIN_EVENT_TYPES,
     EVENT_TYPE_PATTERN,
     CartAbandoned,
+    CustomerLoggedIn,
     CustomerSignedUp,
     CustomerUpdated,
     EventEnvelope,
     LineItem,
     OrderPlaced,
+    PageViewed,
 )
 from contracts.messages import SendError, SendRequest, SendResult, SendStatus
 from contracts.outcomes import CONSENT_REVOKING_OUTCOMES, Outcome, OutcomeType
@@ -97,6 +99,7 @@ __all__ = [
     "ContactSource",
     "ContactView",
     "CustomerField",
+    "CustomerLoggedIn",
     "CustomerSignedUp",
     "CustomerUpdated",
     "DecisionOutcome",
@@ -115,6 +118,7 @@ __all__ = [
     "OrderPlaced",
     "Outcome",
     "OutcomeType",
+    "PageViewed",
     "PayloadRejected",
     "Permanent",
     "Purpose",

@@ -21,11 +21,13 @@ __all__ = [
     "BUILTIN_EVENT_TYPES",
     "EVENT_TYPE_PATTERN",
     "CartAbandoned",
+    "CustomerLoggedIn",
     "CustomerSignedUp",
     "CustomerUpdated",
     "EventEnvelope",
     "LineItem",
     "OrderPlaced",
+    "PageViewed",
 ]
 
 #: ``namespace.name`` in lower snake case, e.g. ``cart.abandoned``.
@@ -88,11 +90,30 @@ class CustomerUpdated(_Payload):
     contact: Contact
 
 
+class CustomerLoggedIn(_Payload):
+    """The person authenticated: the event's verified identifiers prove who holds the cookies
+    it carries, so the hub links them (and replays their parked page views)."""
+
+    method: str = Field(
+        default="password", min_length=1, max_length=64, description="password, sso, magic_link..."
+    )
+
+
+class PageViewed(_Payload):
+    """A page seen on the site; often anonymous (a site cookie only) until a login links it."""
+
+    url: str = Field(min_length=1, max_length=2048)
+    title: str | None = Field(default=None, max_length=1024)
+    referrer: str | None = Field(default=None, max_length=2048)
+
+
 BUILTIN_EVENT_TYPES: dict[str, type[BaseModel]] = {
     "cart.abandoned": CartAbandoned,
     "order.placed": OrderPlaced,
     "customer.signed_up": CustomerSignedUp,
     "customer.updated": CustomerUpdated,
+    "customer.logged_in": CustomerLoggedIn,
+    "page.viewed": PageViewed,
 }
 
 

@@ -78,7 +78,7 @@ def test_event_envelope_rules():
 
 def test_builtin_payloads_validate():
     assert set(BUILTIN_EVENT_TYPES) == {"cart.abandoned", "order.placed", "customer.signed_up",
-                                        "customer.updated"}
+                                        "customer.updated", "customer.logged_in", "page.viewed"}
     cart = CartAbandoned(cart_id="c1", items=[{"sku": "A", "quantity": 1, "unit_price": "9.90"}],
                          total="9.90", currency="EUR", updated_at=NOW)
     assert cart.total == Decimal("9.90")

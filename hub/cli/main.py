@@ -18,6 +18,7 @@ from hub.cli import (
     db_cmd,
     demo_cmd,
     events_cmd,
+    identity_cmd,
     jobs_cmd,
     keys_cmd,
     plugins_cmd,
@@ -125,6 +126,7 @@ def build_app() -> typer.Typer:
     app.add_typer(events_cmd.app, name="events")
     app.add_typer(report_cmd.app, name="report")
     app.add_typer(jobs_cmd.app, name="jobs")
+    app.add_typer(identity_cmd.app, name="identity")
     app.command("send")(send_cmd.send)
     app.command("worker")(worker_cmd.worker)
     app.command("serve")(serve_cmd.serve)

@@ -305,6 +305,7 @@ def unmerge(
     merge_id: int,
     *,
     reason: str | None = None,
+    source: str = "operator",
     now: datetime | None = None,
     actor: str | None = None,
 ) -> IdentityMerge:
@@ -354,7 +355,7 @@ def unmerge(
         survivor_id=survivor,
         absorbed_id=absorbed,
         evidence="operator",
-        source="cli" if actor.startswith("user:") else actor[:128],
+        source=source[:128],
         source_reference=None,
         at=now,
         actor=actor,
