@@ -772,7 +772,7 @@ def test_shipped_config_validates_after_hub_keys_generate(run_cli, tmp_path):
     assert (result.code, result.err) == (0, "")
     shown = json.loads(run_cli("config", "show", "--json").out)
     assert shown["bricks"]["outbox"]["status"] == "enabled"
-    assert shown["identity"] == {"default_region": "FR", "link_ttl": "395d"}
+    assert shown["identity"] == {"default_region": "FR", "link_ttl": "395d", "junk_values": []}
 
 
 def test_production_example_validates_once_its_secrets_exist(run_cli, tmp_path, monkeypatch):
