@@ -52,7 +52,7 @@ from plugins.prestashop.query import (
     read_keyset,
 )
 from plugins.prestashop.settings import PrestaShopSettings
-from plugins.prestashop.shopclock import settled_bound, to_local
+from plugins.prestashop.shopclock import settled_bound
 
 __all__ = [
     "CUSTOMER_FIELDS",
@@ -78,8 +78,6 @@ CUSTOMER_FIELDS = (
     "deleted",
     "date_upd",
 )
-_EVENT_STREAMS = ("carts", "orders")
-_CONTACT_STREAMS = ("customers",)
 Row = dict[str, Any]
 
 
@@ -134,6 +132,7 @@ class PrestaShopBrick(Brick):
         self.clock = clock
         self._client: httpx.AsyncClient | None = None
         self._currencies: dict[int, str] = {}
+        self._no_currency: set[int] = set()
 
     # -- plumbing ------------------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
@@ -193,17 +192,20 @@ class PrestaShopBrick(Brick):
         return now
 
     def _positions(
-        self, cursor: str | None, streams: Iterable[str], now: datetime
+        self, cursor: str | None, delays: dict[str, timedelta], now: datetime
     ) -> dict[str, Position]:
-        names = tuple(streams)
+        """The cursor's positions, or for a first run each stream's bound minus the lookback:
+        ``first_poll_lookback`` of history per stream, however long its delay."""
         if cursor is not None:
-            return decode_cursor(cursor, names)
-        start = to_local(now - self.settings.first_poll_lookback, self.settings.zone)
-        first = Position(start.replace(microsecond=0) - timedelta(seconds=1), None)
-        return dict.fromkeys(names, first)
+            return decode_cursor(cursor, list(delays))
+        lookback = self.settings.first_poll_lookback
+        return {
+            name: Position(self._bound(now, delay + lookback) - timedelta(seconds=1), None)
+            for name, delay in delays.items()
+        }
 
     def _bound(self, now: datetime, delay: timedelta) -> datetime:
-        return settled_bound(now - delay, self.settings.zone)
+        return settled_bound(now - delay, self.settings.zone).replace(microsecond=0)
 
     # -- lookups (one call each per page) -------------------------------------------------------
     async def _ordered_carts(self, cart_ids: list[int]) -> set[int]:
@@ -213,7 +215,9 @@ class PrestaShopBrick(Brick):
         rows = await self._list("orders", params)
         return {as_id(row.get("id_cart")) for row in rows}
 
-    async def _by_id(self, resource: str, ids: Iterable[int], display: tuple[str, ...]) -> dict:
+    async def _by_id(
+        self, resource: str, ids: Iterable[int], display: tuple[str, ...]
+    ) -> dict[int, Row]:
         wanted = sorted({i for i in ids if i > 0})
         if not wanted:
             return {}
@@ -223,25 +227,29 @@ class PrestaShopBrick(Brick):
     async def _currency_codes(self, ids: Iterable[int]) -> dict[int, str]:
         """``id_currency`` -> ISO code; the list is read once and again only when a new id
         shows up (a currency added while the hub runs)."""
-        if not set(ids) <= set(self._currencies):
+        unknown = set(ids) - set(self._currencies) - self._no_currency
+        if unknown:
             rows = await self._list("currencies", list_params(display=("id", "iso_code")))
             self._currencies = {
                 as_id(row.get("id")): str(row.get("iso_code", "")).strip().upper() for row in rows
             }
+            # An id the shop does not know (a deleted currency) is not asked for again.
+            self._no_currency |= unknown - set(self._currencies)
         return self._currencies
 
     # -- EventSource ---------------------------------------------------------------------------
     async def poll(self, cursor: str | None) -> EventPage:
         """One page of each stream after ``cursor``; ``has_more`` when either has more."""
         now = self._now()
-        positions = self._positions(cursor, _EVENT_STREAMS, now)
+        delays = {"carts": self.settings.abandonment_delay, "orders": self.settings.settle_delay}
+        positions = self._positions(cursor, delays, now)
         size = self.settings.page_size
         carts = await read_keyset(
             self._fetch("carts"),
             resource="carts",
             field="date_upd",
             position=positions["carts"],
-            upper=self._bound(now, self.settings.abandonment_delay),
+            upper=self._bound(now, delays["carts"]),
             limit=size,
             filters={"id_customer": f"[1,{MAX_ID}]"},
         )
@@ -250,7 +258,7 @@ class PrestaShopBrick(Brick):
             resource="orders",
             field="date_add",
             position=positions["orders"],
-            upper=self._bound(now, self.settings.settle_delay),
+            upper=self._bound(now, delays["orders"]),
             limit=size,
         )
         candidates = [c for c in carts.rows if as_id(c.get("id_customer")) and cart_product_ids(c)]
@@ -316,13 +324,14 @@ class PrestaShopBrick(Brick):
     async def read_changes(self, cursor: str | None) -> ContactPage:
         """Customers changed after ``cursor`` (by ``date_upd``), soft-deleted ones left out."""
         now = self._now()
-        position = self._positions(cursor, _CONTACT_STREAMS, now)["customers"]
+        delay = self.settings.settle_delay
+        position = self._positions(cursor, {"customers": delay}, now)["customers"]
         page = await read_keyset(
             self._fetch("customers"),
             resource="customers",
             field="date_upd",
             position=position,
-            upper=self._bound(now, self.settings.settle_delay),
+            upper=self._bound(now, delay),
             limit=self.settings.page_size,
             display=CUSTOMER_FIELDS,
         )

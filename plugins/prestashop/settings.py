@@ -93,7 +93,8 @@ class PrestaShopSettings(HttpBrickSettings):
     abandonment_delay: DurationText = Field(default="1h", validate_default=True)
     """How long a cart must stay untouched, without an order, before it counts as abandoned."""
     first_poll_lookback: DurationText = Field(default="7d", validate_default=True)
-    """Where the first poll (no cursor yet) starts: carts, orders and customers this recent."""
+    """History the first poll or pull (no cursor yet) reads, per stream, counted back from
+    the stream's bound (``now - abandonment_delay`` for carts, ``now - settle_delay`` else)."""
     settle_delay: DurationText = Field(default="2m", validate_default=True)
     """How far behind the present orders and customers are read, so every row written in one
     second is committed before that second is passed (also absorbs hub/shop clock drift)."""

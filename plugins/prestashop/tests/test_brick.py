@@ -106,6 +106,21 @@ def test_second_poll_continues_from_the_cursor(tmp_path: Path) -> None:
     assert [e.id for e in second.events] == ["cart:2:2026-01-15T12:50:00"]
 
 
+def test_first_poll_reads_the_lookback_before_each_bound(tmp_path: Path) -> None:
+    shop = a_shop()
+    run(shop, make_brick(tmp_path, abandonment_delay="3d", first_poll_lookback="1d"), "poll")
+    windows = {
+        request.url.path: request.url.params.get("filter[date_upd]")
+        or request.url.params["filter[date_add]"]
+        for request in shop.requests
+    }
+    # 12:00 UTC is 13:00 in Paris; carts wait three days, orders two minutes.
+    assert windows == {
+        "/api/carts": "[2026-01-11 13:00:00,2026-01-12 13:00:00]",
+        "/api/orders": "[2026-01-14 12:58:00,2026-01-15 12:58:00]",
+    }
+
+
 def test_pages_and_ties(tmp_path: Path) -> None:
     shop = a_shop()
     shop.carts = [cart_row(i, 7, "2026-01-15 11:00:00", [(3, 1)]) for i in range(1, 6)]
