@@ -91,5 +91,7 @@ def replay_event(runtime: Runtime, letter_id: int) -> ReplayResult:
         outcome=outcome,
         field=field,
         reason=reason,
-        event_id=report.stored[0].id if report.stored else None,
+        # ``stored`` may go on with parked events this one's cookies brought back: its own
+        # event, when accepted, comes first.
+        event_id=report.stored[0].id if report.accepted else None,
     )

@@ -10,7 +10,7 @@ from sqlmodel import select
 from contracts import Identifier, IdentifierKind
 from hub.identity.cookies import linked_cookies
 from hub.storage.db import session_scope
-from hub.storage.models import Customer, IdentifierEntry, IdentityMerge
+from hub.storage.models import Customer, IdentifierEntry, IdentityMerge, VaultEntry
 from tests.identity.conftest import NOW, cookie, email, login, page_view, when
 
 TTL = timedelta(days=395)
@@ -69,6 +69,9 @@ def test_a_verified_login_moves_a_shared_cookie_to_the_new_person_without_mergin
         assert session.exec(select(IdentityMerge)).all() == []
         cookies = linked_cookies(session, hub.runtime.identity, [ann_id, bob_id], now=NOW)
     assert cookies[ann_id] == [] and [c.value for c in cookies[bob_id]] == ["ck-1"]
+    with session_scope(hub.runtime.engine) as session:  # and Ann's vault no longer holds it
+        holders = session.exec(select(VaultEntry.customer_id).where(VaultEntry.field == "cookies"))
+        assert list(holders) == [bob_id]
 
 
 def test_an_unverified_email_with_a_known_cookie_is_not_joined_to_the_cookie_owner(hub):

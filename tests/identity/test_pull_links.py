@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+import hub.identity.links as hub_links
 from contracts import IdentityLinkPage, Permanent, Retryable
 from hub.events.cursors import read_cursor
 from hub.identity.links import LINKS_STREAM, NotALinkSource, pull_links
@@ -142,3 +143,32 @@ def test_old_evidence_does_not_link_cookies(hub):
     report = _pull(hub)
     assert dict(report.skipped) == {"already known": 1}
     assert _find(hub, "site_cookie", "ck-old") is None
+
+
+def test_a_page_and_its_cursor_commit_together(hub, monkeypatch):
+    ann = hub.customer("ann@example.com")
+    proof = ident("email", "ann@example.com", verified=True)
+    Dmp.pages = {
+        None: IdentityLinkPage(links=[link(ident("site_cookie", "ck-1"), proof)],
+                               next_cursor="c1", has_more=True),
+        "c1": IdentityLinkPage(links=[link(ident("site_cookie", "ck-2"), proof)],
+                               next_cursor="c2"),
+    }
+    real = hub_links.advance_cursor
+
+    def crash_on_second_page(session, brick, stream, cursor):
+        if cursor == "c2":
+            raise RuntimeError("disk full")
+        real(session, brick, stream, cursor)
+
+    monkeypatch.setattr(hub_links, "advance_cursor", crash_on_second_page)
+    with pytest.raises(RuntimeError):
+        _pull(hub)
+    with session_scope(hub.runtime.engine) as session:
+        assert read_cursor(session, "dmp", LINKS_STREAM) == "c1"
+    assert _find(hub, "site_cookie", "ck-1") == ann
+    assert _find(hub, "site_cookie", "ck-2") is None  # rolled back with its cursor
+    monkeypatch.setattr(hub_links, "advance_cursor", real)
+    resumed = _pull(hub)
+    assert (resumed.pages, resumed.linked, Dmp.asked[-1]) == (1, 1, "c1")
+    assert _find(hub, "site_cookie", "ck-2") == ann
