@@ -12,12 +12,14 @@ import typer
 
 from hub import __version__
 from hub.cli import (
+    audit_cmd,
     campaign_cmd,
     config_cmd,
     contacts_cmd,
     db_cmd,
     demo_cmd,
     events_cmd,
+    governance_cmd,
     identity_cmd,
     jobs_cmd,
     keys_cmd,
@@ -127,6 +129,8 @@ def build_app() -> typer.Typer:
     app.add_typer(report_cmd.app, name="report")
     app.add_typer(jobs_cmd.app, name="jobs")
     app.add_typer(identity_cmd.app, name="identity")
+    app.add_typer(governance_cmd.app, name="governance")
+    app.command("audit")(audit_cmd.audit)
     app.command("send")(send_cmd.send)
     app.command("worker")(worker_cmd.worker)
     app.command("serve")(serve_cmd.serve)
