@@ -17,6 +17,7 @@ from contracts import Channel, Consent, ConsentStatus, MessageKind, Purpose
 from hub.storage.db import chunks
 from hub.storage.models import ConsentEntry, table
 from hub.storage.types import utcnow
+from hub.sync.feed import touch_customers
 
 __all__ = [
     "ConsentVerdict",
@@ -91,6 +92,8 @@ def record_consents_many(
         counts.append(appended)
     if rows:
         session.execute(table(ConsentEntry).insert(), rows)
+        # A consent change changes what a contact sink may hold: it is a change for the feed.
+        touch_customers(session, {str(row["customer_id"]) for row in rows}, now)
     return counts
 
 

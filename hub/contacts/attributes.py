@@ -23,6 +23,7 @@ from hub.identity.vault import Vault
 from hub.storage.db import chunks
 from hub.storage.models import VaultEntry, table
 from hub.storage.types import utcnow
+from hub.sync.feed import touch_customers
 
 __all__ = [
     "ATTRIBUTES_FIELD",
@@ -156,4 +157,6 @@ def write_attributes(
         session.execute(table(VaultEntry).insert(), inserts)
     if rewrites:
         session.execute(update(VaultEntry), rewrites)
+    # Attributes live in the vault, not on the customer row: mark them changed for the feed.
+    touch_customers(session, [str(row["customer_id"]) for row in inserts + rewrites], now)
     return changed

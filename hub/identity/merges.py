@@ -43,6 +43,7 @@ from hub.storage.models import (
     table,
 )
 from hub.storage.types import utcnow
+from hub.sync.feed import touch_customers
 
 __all__ = [
     "MOVED_TABLES",
@@ -265,6 +266,7 @@ def merge_customers(
         .where(CUSTOMERS.c.id == absorbed)
         .values(status="merged", merged_into=survivor, updated_at=now)
     )
+    touch_customers(session, [survivor], now)  # it gained consents and identifiers: a change
     entry = _log(
         session,
         action="merge",
@@ -349,6 +351,7 @@ def unmerge(
         .where(CUSTOMERS.c.id == absorbed)
         .values(status="active", merged_into=None, updated_at=now)
     )
+    touch_customers(session, [survivor], now)  # it gave rows back: a change for the feed
     entry = _log(
         session,
         action="unmerge",
