@@ -41,6 +41,9 @@ class SendDecision(BaseModel):
 
 
 class SinkSummary(BaseModel):
+    """One sink's part of a sync. Fields after ``rejected`` were added later, with defaults,
+    so summaries built the old way stay valid."""
+
     model_config = ConfigDict(extra="forbid")
 
     sink: str
@@ -49,6 +52,16 @@ class SinkSummary(BaseModel):
     unchanged: int = 0
     skipped_by_consent: int = 0
     rejected: int = 0
+    read: int = Field(default=0, description="Customers read from the hub's change feed.")
+    unsubscribed: int = Field(
+        default=0, description="Held by the sink, consent gone: pushed once as unsubscribed."
+    )
+    skipped_inactive: int = Field(
+        default=0, description="Erased, suppressed, objected or merged: never pushed."
+    )
+    error: str | None = Field(
+        default=None, description="Why the sink stopped after the core's retries, if it did."
+    )
 
 
 class SyncSummary(BaseModel):
@@ -59,3 +72,7 @@ class SyncSummary(BaseModel):
     finished_at: datetime
     read: int = 0
     sinks: list[SinkSummary] = Field(default_factory=list)
+    dry_run: bool = False
+    source_error: str | None = Field(
+        default=None, description="Why the source stopped after the core's retries, if it did."
+    )

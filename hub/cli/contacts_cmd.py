@@ -9,6 +9,7 @@ import typer
 
 from hub.audit import record_audit
 from hub.cli.contacts_pull_cmd import pull
+from hub.cli.contacts_sync_cmd import sync
 from hub.cli.output import EXIT_INVALID, emit_json, fail, mask, progress_bar, stderr, stdout
 from hub.contacts.importer import import_contacts
 from hub.contacts.lookup import CustomerNotFound, describe_customer, find_customer
@@ -131,3 +132,4 @@ def show(
 
 
 app.command("pull")(pull)
+app.command("sync")(sync)
