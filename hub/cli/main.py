@@ -12,6 +12,7 @@ import typer
 
 from hub import __version__
 from hub.cli import (
+    audiences_cmd,
     audit_cmd,
     campaign_cmd,
     config_cmd,
@@ -129,6 +130,7 @@ def build_app() -> typer.Typer:
     app.add_typer(report_cmd.app, name="report")
     app.add_typer(jobs_cmd.app, name="jobs")
     app.add_typer(identity_cmd.app, name="identity")
+    app.add_typer(audiences_cmd.app, name="audiences")
     app.add_typer(governance_cmd.app, name="governance")
     app.command("audit")(audit_cmd.audit)
     app.command("send")(send_cmd.send)
