@@ -59,7 +59,11 @@ class Customer(SQLModel, table=True):
     merged into (``merged_into``), so its pseudonyms still resolve (hub.identity.merges)."""
 
     __tablename__ = "customers"
-    __table_args__ = (Index("ix_customers_merged_into", "merged_into"),)
+    __table_args__ = (
+        Index("ix_customers_merged_into", "merged_into"),
+        # The change feed of contact sync walks (updated_at, id) from each sink's cursor.
+        Index("ix_customers_updated", "updated_at", "id"),
+    )
 
     id: str = Field(primary_key=True, max_length=40)
     status: str = Field(default="active", max_length=16)
