@@ -64,10 +64,15 @@ class Sql:
     def us(self, expr: str) -> str:
         """An instant as integer microseconds (SQLite holds 'YYYY-MM-DD HH:MM:SS.ffffff').
         SQLite's ``unixepoch()`` (3.38+) is ``strftime('%s')`` as an integer, without the
-        text round trip: the same value for every instant, for a third of the cost."""
+        text round trip, for a third of the cost. Both parse the fraction to the millisecond
+        and round, so ``...:59.999600`` would count as the next second: they get the text
+        up to the seconds only, and the fraction is added from its digits."""
         if self.postgres:
             return f"CAST(EXTRACT(EPOCH FROM {expr}) * 1000000 AS BIGINT)"
-        seconds = f"unixepoch({expr})" if _UNIXEPOCH else f"CAST(strftime('%s', {expr}) AS INTEGER)"
+        whole = f"substr({expr}, 1, 19)"
+        seconds = (
+            f"unixepoch({whole})" if _UNIXEPOCH else f"CAST(strftime('%s', {whole}) AS INTEGER)"
+        )
         return f"({seconds} * 1000000 + CAST(substr({expr}, 21, 6) AS INTEGER))"
 
     def json_rows(self, parameter: str) -> str:

@@ -326,7 +326,10 @@ def random_history(
         local_zone = ZoneInfo(zone) if zone else hub.ledger.policy.default_zone
         for _ in range(rng.randrange(0, 9)):
             at = BASE + timedelta(
-                hours=rng.randrange(-24 * 12, 24 * 4), minutes=rng.choice([0, 30])
+                hours=rng.randrange(-24 * 12, 24 * 4),
+                minutes=rng.choice([0, 30]),
+                # A fraction that rounds up at the millisecond must not move the second.
+                microseconds=rng.choice([0, 0, 999_600, 123_456]),
             )
             if rng.random() < 0.25:  # exactly on a calendar boundary
                 day = at.astimezone(local_zone).date()
