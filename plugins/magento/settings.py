@@ -95,11 +95,11 @@ class MagentoSettings(HttpBrickSettings):
     appended to it); ``/rest/all`` or ``/rest`` alone also work."""
     access_token: SecretStr
     """Access token of the Magento Integration (System > Integrations), sent as a bearer token."""
-    abandonment_delay: DurationText = timedelta(hours=1)
+    abandonment_delay: DurationText = Field(default="1h", validate_default=True)
     """A cart untouched this long (and still active, with an email) is ``cart.abandoned``."""
-    first_poll_lookback: DurationText = timedelta(days=7)
+    first_poll_lookback: DurationText = Field(default="7d", validate_default=True)
     """How far back the very first poll (no stored cursor yet) starts."""
-    settle_delay: DurationText = timedelta(minutes=1)
+    settle_delay: DurationText = Field(default="1m", validate_default=True)
     """Orders and customers younger than this are left for the next poll, so a record written
     by a transaction still committing when the shop is read (or later in the same second) is
     not skipped. At least one second: Magento's timestamps have no finer grain."""
