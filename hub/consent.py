@@ -1,7 +1,9 @@
 """Consent: append-only records per channel and purpose; the latest statement wins.
 
 Transactional and service messages need no marketing consent; marketing without a granted
-consent for that channel is refused. Nothing is ever updated in place, so the history of what
+consent for that channel is refused. The customer's status comes first: an erased or suppressed
+person gets nothing, an objection (art. 21) refuses marketing whatever the consents say
+(``hub.erasure.state``). Nothing is ever updated in place, so the history of what
 a person agreed to, when and through which wording stays provable.
 """
 
@@ -14,6 +16,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from contracts import Channel, Consent, ConsentStatus, MessageKind, Purpose
+from hub.erasure.state import status_refusal, statuses
 from hub.storage.db import chunks
 from hub.storage.models import ConsentEntry, table
 from hub.storage.types import utcnow
@@ -111,6 +114,11 @@ def may_contact(
     session: Session, customer_id: str, channel: Channel, kind: MessageKind
 ) -> ConsentVerdict:
     """May the hub contact this customer on ``channel`` for a message of ``kind``?"""
+    refusal = status_refusal(
+        statuses(session, [customer_id]).get(customer_id), marketing=kind is MessageKind.MARKETING
+    )
+    if refusal is not None:
+        return ConsentVerdict(False, refusal)
     if kind is not MessageKind.MARKETING:
         return ConsentVerdict(True, f"{kind.value} messages need no marketing consent")
     entry = current_consents(session, customer_id).get((channel, Purpose.MARKETING))

@@ -5,6 +5,10 @@ intersected with the fields it declares it uses, and the channels the person opt
 marketing when the brick holds contacts (so it can mark them unsubscribed at the vendor too,
 and a sender learns nothing it does not need). Each view built writes an egress audit row
 (brick, pseudonym, field names, purpose, request id).
+
+Nothing flows about an erased or suppressed person, and nothing flows for profiling about a
+person who objected (art. 21); an objecting person's view may still go to a contact sink for
+marketing, which is how an unsubscribe reaches it (``hub.erasure.state``).
 """
 
 from __future__ import annotations
@@ -17,13 +21,15 @@ from contracts import Capability, Channel, ConsentStatus, ContactView, CustomerF
 from hub.audit import record_audit
 from hub.config import ConfiguredBrick
 from hub.consent import current_consents
+from hub.erasure.state import status_refusal, statuses
 from hub.identity.service import IdentityService
 
 __all__ = ["BrickNotEnabled", "build_view", "opted_out_channels"]
 
 
 class BrickNotEnabled(Exception):
-    """Data was about to flow to a brick that is disabled or not configured."""
+    """Data was about to flow to a brick that is disabled, decommissioned or not configured,
+    or about a person whose status forbids it (erased, suppressed, objected to profiling)."""
 
 
 def build_view(
@@ -41,6 +47,11 @@ def build_view(
         raise BrickNotEnabled(f"brick {brick.name!r} is {brick.status}: no data may flow to it")
     if purpose not in brick.purposes:
         raise BrickNotEnabled(f"brick {brick.name!r} is not configured for {purpose.value}")
+    refusal = status_refusal(
+        statuses(session, [customer_id]).get(customer_id), marketing=purpose is Purpose.PROFILING
+    )
+    if refusal is not None:
+        raise BrickNotEnabled(f"no data may flow to brick {brick.name!r}: {refusal}")
     pseudonym = identity.pseudonym_for(session, brick.name, customer_id)
     fields = brick.allowed_fields if only is None else brick.allowed_fields & set(only)
     profile = identity.read_profile(session, customer_id, fields)

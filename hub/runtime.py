@@ -3,11 +3,16 @@
 Every entry point (CLI, server, worker, tests) builds a ``Runtime`` the same way, so the checks
 that stop a misconfigured hub (bad config, unknown brick, short keys, stale schema) run
 everywhere, and in the same order.
+
+A brick decommissioned in the database (``hub bricks decommission``) is marked so in
+``Runtime.bricks`` (status ``decommissioned``) whatever config says, each time the engine is
+made ready: every door that checks ``ConfiguredBrick.enabled`` then refuses it, and
+``Runtime.brick`` will not build it (but for the erase calls owed to people it holds).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from hub.config import (
     configure_bricks,
     load_settings,
 )
+from hub.erasure.state import decommissioned_bricks
 from hub.identity.keys import KeyRing
 from hub.identity.service import IdentityService
 from hub.identity.vault import Vault
@@ -40,6 +46,8 @@ class Runtime:
     plugins: PluginHost
     bricks: dict[str, ConfiguredBrick]
     _instances: dict[str, Brick] = field(default_factory=dict, repr=False)
+    #: Decommissioned bricks as config made them, to restore when one is reinstated.
+    _retired: dict[str, ConfiguredBrick] = field(default_factory=dict, repr=False)
 
     @cached_property
     def keys(self) -> KeyRing:
@@ -82,13 +90,37 @@ class Runtime:
         them, ``KeyMaterialError``), then the schema (``DatabaseNotReady``)."""
         _ = self.keys
         require_current_schema(self.engine)
+        self._apply_decommissions()
         return self.engine
 
-    def brick(self, name: str) -> Brick:
-        """The live instance of an enabled brick (built once per runtime)."""
+    def _apply_decommissions(self) -> None:
+        """Read at every ``ready_engine``, so a long-running worker or server stops feeding a
+        brick as soon as it is decommissioned (one query on a tiny table)."""
+        retired = decommissioned_bricks(self.engine)
+        for name in [n for n in self._retired if n not in retired]:
+            self.bricks[name] = self._retired.pop(name)
+        for name in retired:
+            configured = self.bricks.get(name)
+            if configured is not None and name not in self._retired:
+                self._retired[name] = configured
+                self.bricks[name] = replace(configured, status="decommissioned")
+
+    def brick(self, name: str, *, erasing: bool = False) -> Brick:
+        """The live instance of an enabled brick (built once per runtime).
+
+        ``erasing``: for an erase call only, a decommissioned brick is built too (from its
+        config): erasing what a retired vendor still holds is the one call it still gets.
+        """
         configured = self.bricks.get(name)
         if configured is None:
             raise KeyError(f"no brick named {name!r} (installed: {', '.join(self.bricks)})")
+        if erasing and name in self._retired:
+            configured = self._retired[name]
+        elif configured.status == "decommissioned":
+            raise KeyError(
+                f"brick {name!r} is decommissioned: no data may flow to it "
+                f"(`hub bricks reinstate {name}` brings it back)"
+            )
         if not configured.enabled or configured.settings is None:
             raise KeyError(f"brick {name!r} is {configured.status}")
         if name not in self._instances:

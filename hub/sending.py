@@ -95,6 +95,9 @@ def pick_sender(
         ):
             return name
     wanted = f"brick {brick!r}" if brick else "any enabled brick"
+    named = runtime.bricks.get(brick) if brick else None
+    if named is not None and not named.enabled:  # e.g. decommissioned: say so
+        raise NoBrickForChannel(f"brick {brick!r} is {named.status}: no data may flow to it")
     raise NoBrickForChannel(f"{wanted} cannot send {purpose.value} messages on {channel.value}")
 
 

@@ -10,6 +10,7 @@ import typer
 from hub.audit import record_audit
 from hub.cli.contacts_pull_cmd import pull
 from hub.cli.contacts_sync_cmd import sync
+from hub.cli.forget_cmd import export, forget_cmd
 from hub.cli.output import EXIT_INVALID, emit_json, fail, mask, progress_bar, stderr, stdout
 from hub.contacts.importer import import_contacts
 from hub.contacts.lookup import CustomerNotFound, describe_customer, find_customer
@@ -58,6 +59,7 @@ def import_cmd(
         "created": report.created,
         "updated": report.updated,
         "unchanged": report.unchanged,
+        "suppressed": report.suppressed,
         "rejected": [
             {"line": r.line, "field": r.field, "reason": r.reason, "dead_letter": r.dead_letter_id}
             for r in report.rejected
@@ -68,7 +70,8 @@ def import_cmd(
     else:
         stdout.print(
             f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(report.rejected)} rejected",
+            f"{len(report.rejected)} rejected"
+            + (f", {report.suppressed} suppressed (erased people)" if report.suppressed else ""),
             markup=False,
         )
     for rejected in report.rejected:
@@ -133,3 +136,5 @@ def show(
 
 app.command("pull")(pull)
 app.command("sync")(sync)
+app.command("forget")(forget_cmd)
+app.command("export")(export)

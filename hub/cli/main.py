@@ -14,6 +14,7 @@ from hub import __version__
 from hub.cli import (
     audiences_cmd,
     audit_cmd,
+    bricks_cmd,
     campaign_cmd,
     config_cmd,
     contacts_cmd,
@@ -132,6 +133,7 @@ def build_app() -> typer.Typer:
     app.add_typer(identity_cmd.app, name="identity")
     app.add_typer(audiences_cmd.app, name="audiences")
     app.add_typer(governance_cmd.app, name="governance")
+    app.add_typer(bricks_cmd.app, name="bricks")
     app.command("audit")(audit_cmd.audit)
     app.command("send")(send_cmd.send)
     app.command("worker")(worker_cmd.worker)

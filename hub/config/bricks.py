@@ -34,7 +34,9 @@ class ConfiguredBrick:
     name: str
     cls: type[Brick]
     plugin: str
-    status: str  # "enabled" | "disabled" ("blocked" bricks are never loaded at all)
+    #: "enabled" | "disabled" ("blocked" bricks are never loaded at all); the runtime marks a
+    #: brick "decommissioned" when the database says so (``hub bricks decommission``).
+    status: str
     settings: BrickSettings | None
     allowed_fields: frozenset[CustomerField]
     purposes: frozenset[Purpose]

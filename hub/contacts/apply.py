@@ -45,6 +45,9 @@ class ContactRejected(Exception):
 class AppliedContact:
     customer_id: str
     status: Literal["created", "updated", "unchanged"]
+    #: The contact names an erased person's contact point: ``customer_id`` is a suppressed
+    #: record (``created`` when this contact made it) and nothing of the contact was stored.
+    suppressed: bool = False
 
 
 def normalise_locale(value: str) -> str:
@@ -123,6 +126,12 @@ def apply_contacts(
     for (index, contact, profile), resolution in zip(accepted, resolutions, strict=True):
         if isinstance(resolution, IdentityConflict):
             results[index] = ContactRejected("identifiers", str(resolution))
+        elif resolution is not None and resolution.suppressed:
+            results[index] = AppliedContact(
+                resolution.customer_id,
+                "created" if resolution.created else "unchanged",
+                suppressed=True,
+            )
         elif resolution is not None:
             writes.append((index, contact, profile, resolution))
     changed = identity.write_profiles(

@@ -85,10 +85,14 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    #: Rows naming an erased person's contact point: kept out (docs/privacy-rights.md).
+    suppressed: int = 0
 
     @property
     def total(self) -> int:
-        return self.created + self.updated + self.unchanged + len(self.rejected)
+        return (
+            self.created + self.updated + self.unchanged + self.suppressed + len(self.rejected)
+        )
 
 
 def _check_columns(columns: list[str]) -> None:
@@ -210,6 +214,8 @@ def _process_batch(
         for (line, _), result in zip(parsed, results, strict=True):
             if isinstance(result, ContactRejected):
                 rejected.append((line, rows[line], result))
+            elif result.suppressed:
+                report.suppressed += 1
             else:
                 setattr(report, result.status, getattr(report, result.status) + 1)
         for line, payload, exc in sorted(rejected, key=lambda item: item[0]):

@@ -24,7 +24,7 @@ from contracts import Contact, CustomerSignedUp, CustomerUpdated, EventEnvelope
 from hub.consent import record_consents_many
 from hub.contacts.apply import AppliedContact, ContactRejected, apply_contacts
 from hub.dead_letters import store_dead_letter
-from hub.events.resolve import resolve_customers
+from hub.events.resolve import SuppressedContact, resolve_customers
 from hub.events.store import NewEvent, existing_keys, insert_events
 from hub.events.stored import StoredEvent
 from hub.events.validate import CheckedEvent, EventRejected, check_event, event_reference
@@ -238,7 +238,8 @@ def ingest_in_session(
                 reference=event_reference(raw),
                 field=exc.field[:128],
                 reason=exc.reason,
-                payload=_dead_letter_payload(raw),
+                # An erased person's event leaves a trace, never their data again.
+                payload=None if isinstance(exc, SuppressedContact) else _dead_letter_payload(raw),
             ).id
             park_letter(session, letter_id, exc)
         report.rejected.append(Rejection(index, exc.field, exc.reason, letter_id))

@@ -15,6 +15,9 @@ Rules (docs/events.md, "Identity resolution"):
 * Verified identifiers naming two customers merge them (logged, reversible); unverified ones
   naming different customers are refused.
 * ``customer.updated`` also attaches the contact's identifiers to that customer.
+* An event about an erased person (a suppressed contact point, or a pseudonym the hub issued
+  to them) is refused as ``SuppressedContact``, whose payload intake does not keep
+  (docs/privacy-rights.md).
 
 Resolution is set-based: one pseudonym query, and one ``resolve_claims`` per run of
 consecutive events from the same source, so a batch behaves as if its events came one by one
@@ -32,6 +35,7 @@ from sqlmodel import Session, col, select
 
 from contracts import CustomerUpdated, EventEnvelope, Identifier, IdentifierKind
 from hub.contacts.apply import normalise_locale
+from hub.erasure.state import erased_pseudonyms
 from hub.events.validate import CheckedEvent, EventRejected
 from hub.identity.merges import follow_merges
 from hub.identity.normalize import InvalidIdentifier
@@ -46,7 +50,7 @@ from hub.storage.db import chunks
 from hub.storage.models import BrickPseudonym, IdentifierEntry
 from hub.storage.types import utcnow
 
-__all__ = ["CREATING_KINDS", "UnknownCookies", "resolve_customers"]
+__all__ = ["CREATING_KINDS", "SuppressedContact", "UnknownCookies", "resolve_customers"]
 
 _PAIR_CHUNK = 400
 
@@ -58,6 +62,18 @@ class UnknownCookies(EventRejected):
     def __init__(self, field: str, reason: str, digests: Sequence[str]) -> None:
         super().__init__(field, reason)
         self.digests = tuple(digests)
+
+
+class SuppressedContact(EventRejected):
+    """An event about a person the hub erased: refused, and dead-lettered without its payload
+    (it would put the erased person's data back in the database)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            field,
+            "names a person erased at their request (GDPR art. 17): the event is refused and "
+            "its content is not kept",
+        )
 
 
 def _normalise(
@@ -155,6 +171,14 @@ def _prepare(
         session,
         [(c.envelope.source, c.envelope.pseudonym) for c in events if c.envelope.pseudonym],
     )
+    erased = erased_pseudonyms(
+        session,
+        [
+            (c.envelope.source, c.envelope.pseudonym)
+            for c in events
+            if c.envelope.pseudonym and (c.envelope.source, c.envelope.pseudonym) not in pseudonyms
+        ],
+    )
     prepared: list[_Group | str | EventRejected] = []
     for checked in events:
         envelope = checked.envelope
@@ -169,6 +193,8 @@ def _prepare(
             )
             if envelope.pseudonym:
                 customer = pseudonyms.get((envelope.source, envelope.pseudonym))
+                if (envelope.source, envelope.pseudonym) in erased:
+                    raise SuppressedContact("pseudonym")
                 if customer is None:
                     raise EventRejected(
                         "pseudonym", f"not a pseudonym the hub issued to brick {envelope.source!r}"
@@ -243,7 +269,9 @@ def resolve_customers(
             session, [g.claim() for _, g in run], source=run[0][1].source
         )
         for (index, group), result in zip(run, resolved, strict=True):
-            if isinstance(result, Resolution) and (
+            if isinstance(result, Resolution) and result.suppressed:
+                results[index] = SuppressedContact(group.blame)
+            elif isinstance(result, Resolution) and (
                 group.customer in (None, result.customer_id) or result.merges
             ):
                 results[index] = result.customer_id

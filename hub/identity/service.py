@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from contracts import Identifier, IdentifierKind
+from hub.erasure.state import suppressed_digests
+from hub.erasure.suppression import resolve_around_suppressions
 from hub.identity.cookies import remember_cookies
 from hub.identity.keys import KeyRing
 from hub.identity.merges import follow_merges, merge_customers
@@ -62,6 +64,9 @@ class Resolution:
     refreshed: tuple[str, ...] = ()
     #: Ids of the ``identity_merges`` rows this claim caused.
     merges: tuple[int, ...] = ()
+    #: The claim named an erased person's contact point: ``customer_id`` is a suppressed
+    #: record holding nothing else, and the caller must write nothing for it (hub.erasure).
+    suppressed: bool = False
 
 
 class IdentityService(ProfileStore):
@@ -162,6 +167,11 @@ class IdentityService(ProfileStore):
         """
         now = now or utcnow()
         digests = sorted({n.digest for claim in claims for n in claim.identifiers})
+        suppressed = suppressed_digests(session, digests)
+        if suppressed:  # an erased person's contact point is never resolved like a live one
+            return resolve_around_suppressions(
+                self, session, claims, suppressed, source=source, now=now
+            )
         known: dict[str, IdentifierEntry] = {}
         for chunk in chunks(digests):
             for entry in session.exec(

@@ -85,7 +85,9 @@ def _start(runtime: Runtime, job: ClaimedJob) -> tuple[datetime, str | None]:
                 select(EVENTS.c.occurred_at).where(EVENTS.c.id == job.trigger_event_id)
             ).scalar()
             started = occurred or started
-    if status != "active":
+    # An objection (art. 21) stops marketing only: consent refuses those sends per channel,
+    # transactional steps still go.
+    if status not in ("active", "objected"):
         return started, f"cancelled: the customer is {status or 'unknown'}"
     return started, None
 
