@@ -210,7 +210,8 @@ def cart_event(
     ``None`` for carts with nothing to recover: no product still in the catalogue, no
     customer (``id_customer = 0``), or a soft-deleted customer. The event id holds the cart id
     and its ``date_upd``: a re-read gives the same id, a cart touched and left again a new one.
-    ``occurred_at`` is when the cart became abandoned: ``date_upd`` + ``abandonment_delay``.
+    ``occurred_at`` is the shopper's last activity (``date_upd``), as for every shop brick: an
+    order placed any time after it cancels the reminders, and scenario delays count from it.
     """
     customer_id = as_id(cart.get("id_customer"))
     if customer_id == 0 or is_deleted(customer):
@@ -237,7 +238,7 @@ def cart_event(
         id=f"cart:{cart_id}:{stamp.replace(' ', 'T')}",
         type="cart.abandoned",
         source=source,
-        occurred_at=updated_at + settings.abandonment_delay,
+        occurred_at=updated_at,
         identifiers=customer_identifiers(customer_id, customer, settings),
         payload=payload,
     )

@@ -81,8 +81,8 @@ def test_only_carts_left_without_an_order_are_abandoned(tmp_path: Path) -> None:
     shop.orders = [order_row(50, 2, 8, "2026-01-15 11:15:00")]
     page = run(shop, make_brick(tmp_path), "poll")
     assert [(e.type, e.id) for e in page.events] == [
-        ("order.placed", "order:50"),
         ("cart.abandoned", "cart:1:2026-01-15T11:00:00"),
+        ("order.placed", "order:50"),
     ]
     queries = [r.url.params for r in shop.requests if r.url.path == "/api/carts"]
     assert queries[0]["filter[id_customer]"] == "[1,4294967295]"  # anonymous carts not even read

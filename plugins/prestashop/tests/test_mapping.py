@@ -59,7 +59,7 @@ def test_cart_event_maps_items_total_and_times() -> None:
     assert event.type == "cart.abandoned"
     assert event.source == "prestashop"
     # 11:30 in Paris in July is 09:30 UTC; abandoned one hour (the default delay) later.
-    assert event.occurred_at == datetime(2026, 7, 1, 10, 30, tzinfo=UTC)
+    assert event.occurred_at == datetime(2026, 7, 1, 9, 30, tzinfo=UTC)  # the last activity
     payload = CartAbandoned.model_validate(event.payload)
     assert payload.updated_at == datetime(2026, 7, 1, 9, 30, tzinfo=UTC)
     assert payload.cart_id == "41"
