@@ -136,8 +136,8 @@ class UnomiBrick(Brick):
         if len(position.seen) + self.settings.page_size > MAX_WINDOW:
             raise Permanent(
                 f"more than {MAX_WINDOW - self.settings.page_size} verifying events share the "
-                f"time {position.at}: Unomi's search window cannot page past them; lower "
-                "page_size or raise Elasticsearch's index.max_result_window"
+                f"time {position.at}: a search window ({MAX_WINDOW} results, Elasticsearch's "
+                "default) cannot page past them without skipping some"
             )
         query = events_query(self.settings, since=position.at, seen=len(position.seen))
         response = await self._private("POST", EVENTS_SEARCH, json=query)

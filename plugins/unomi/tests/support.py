@@ -153,6 +153,24 @@ class FakeUnomi:
         )
         router.route(method="POST", path="/cxs/eventcollector").mock(side_effect=self._collect)
 
+    def dispatch(self, request: httpx.Request) -> httpx.Response:
+        """The same routing as ``install``, for a real (loopback) HTTP server."""
+        method, path = request.method, request.url.path
+        parts = path.split("/")
+        if (method, path) == ("POST", "/cxs/events/search"):
+            return self._events(request)
+        if (method, path) == ("POST", "/cxs/profiles/search"):
+            return self._search(request)
+        if (method, path) == ("GET", "/cxs/cluster"):
+            return self._cluster(request)
+        if (method, path) == ("POST", "/cxs/eventcollector"):
+            return self._collect(request)
+        if len(parts) == 6 and parts[:3] == ["", "cxs", "profiles"] and parts[4] == "aliases":
+            return self._alias(request)
+        if method == "GET" and len(parts) == 4 and parts[:3] == ["", "cxs", "profiles"]:
+            return self._profile(request)
+        return httpx.Response(404, text="no such endpoint in the fake Unomi")
+
     # -- helpers for tests -----------------------------------------------------------------
     def flag(self, profile_id: str, property_name: str, audience: str) -> Any:
         props = self.profiles.get(profile_id, {}).get("properties", {})
