@@ -142,7 +142,18 @@ class WebhookReceiver(Protocol):
 
 @runtime_checkable
 class AudienceSink(Protocol):
-    async def push(self, audience: Audience, members: Sequence[AudienceMember]) -> None: ...
+    """A DMP/CDP that receives audiences.
+
+    A sink may also define ``cookie_namespaces`` (a ``frozenset[str]`` attribute or property):
+    the namespaces of the site-cookie identifiers that mean something to it (e.g. the cookie
+    its own tracker sets). The core then puts only those in ``AudienceMember.cookie_ids``;
+    without it, every live site cookie matched to the member is sent.
+    """
+
+    async def push(self, audience: Audience, members: Sequence[AudienceMember]) -> None:
+        """Make ``members`` the whole membership of ``audience`` at the vendor (people who
+        left it lose it); raise a ``contracts.errors`` error when the call fails."""
+        ...
 
 
 @runtime_checkable

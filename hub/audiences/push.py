@@ -142,6 +142,7 @@ async def push_audience(
         known = ", ".join(sorted(runtime.settings.audiences)) or "none"
         raise AudienceError(f"audiences.{name}", f"no such audience (defined: {known})")
     sink = _sink(runtime, brick, definition.purpose.value)
+    namespaces: frozenset[str] | None = getattr(sink, "cookie_namespaces", None)
     at = at or utcnow()
     with session_scope(runtime.ready_engine()) as session:
         found = compute_members(session, runtime.vault, name, definition, at=at)
@@ -157,6 +158,7 @@ async def push_audience(
                         c.value
                         for c in cookies.get(customer_id, [])
                         if c.kind is IdentifierKind.SITE_COOKIE
+                        and (namespaces is None or c.namespace in namespaces)
                     }
                 ),
             ),

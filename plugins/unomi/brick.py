@@ -79,6 +79,11 @@ class UnomiBrick(Brick):
         super().__init__(settings, context)
         self._http: httpx.AsyncClient | None = None
 
+    @property
+    def cookie_namespaces(self) -> frozenset[str]:
+        """Only site cookies of this namespace are Unomi profile ids (``AudienceSink``)."""
+        return frozenset({self.settings.site_cookie_namespace})
+
     # -- HTTP ------------------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:

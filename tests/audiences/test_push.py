@@ -230,6 +230,16 @@ def test_cookies_matched_on_a_verified_login_travel_with_the_member(dmp):
     [(_, [member])] = Dmp.pushed
     assert member.cookie_ids == ["ck-7f3a9e"]  # the unverified pairing links nothing
     assert report.with_cookies == 1
+    Dmp.pushed.clear()
+    Dmp.cookie_namespaces = frozenset({"unomi"})  # the sink knows only its tracker's cookies
+    try:
+        _push(runtime)
+    finally:
+        del Dmp.cookie_namespaces
+    [(_, [member])] = Dmp.pushed
+    assert member.cookie_ids == []
     with session_scope(runtime.engine) as session:
-        [row] = session.exec(select(AuditEntry).where(AuditEntry.brick == "dmp"))
-        assert row.fields == "audience,cookie_ids"
+        rows = session.exec(
+            select(AuditEntry).where(AuditEntry.brick == "dmp").order_by(AuditEntry.id)
+        )
+        assert [row.fields for row in rows] == ["audience,cookie_ids", "audience"]
