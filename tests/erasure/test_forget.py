@@ -66,7 +66,8 @@ def populate(hub: Hub) -> str:
     dead-lettered import row; Bob alongside. Returns Ada's id."""
     ada = {**ADA, "consent_email": "yes", "attr.tier": "gold"}
     bob = {**BOB, "consent_email": "yes"}
-    assert hub.cli("contacts", "import", str(hub.write("people.csv", people_csv(ada, bob)))).code == 0
+    people = hub.write("people.csv", people_csv(ada, bob))
+    assert hub.cli("contacts", "import", str(people)).code == 0
     bad = hub.write("bad.csv", "email,locale\nADA.lovelace@example.ORG,not a locale\n")
     assert hub.cli("contacts", "import", str(bad)).code == 2
     ada_id = customer_id_of(hub, ADA["email"])
