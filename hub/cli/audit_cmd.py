@@ -20,7 +20,7 @@ from hub.cli.tables import table
 from hub.contacts.lookup import CustomerNotFound, find_customer
 from hub.governance import AuditFilter, read_audit
 from hub.identity.merges import absorbed_into
-from hub.storage.db import session_scope
+from hub.storage.db import require_current_schema, session_scope
 
 __all__ = ["audit"]
 
@@ -42,7 +42,9 @@ def _customer_ids(
     if len(given) > 1:
         fail(f"{given[1]}: give only one of --customer, --email, --phone")
     runtime = ctx.obj.runtime()
-    with session_scope(runtime.ready_engine()) as session:
+    engine = runtime.ready_engine() if not customer else runtime.engine
+    require_current_schema(engine)
+    with session_scope(engine) as session:
         if customer:
             if len(customer) > 40:
                 fail("--customer: a customer id has at most 40 characters")
@@ -105,7 +107,10 @@ def audit(
     ids = _customer_ids(ctx, customer, email, phone)
     if ids:
         criteria = replace(criteria, customer_ids=ids)
-    engine = ctx.obj.runtime().ready_engine()
+    # No key is needed to read the log (it holds no value); only --email/--phone lookups
+    # above need them, to digest the identifier.
+    engine = ctx.obj.runtime().engine
+    require_current_schema(engine)
     rows = read_audit(engine, criteria, limit=limit + 1 if limit else None)
     shown = 0
     truncated = False

@@ -18,8 +18,10 @@ from hub.cli.output import emit_json, fail, parse_instant, stdout
 from hub.governance import WINDOW_DAYS, GovernanceReport, build_report, render_html
 from hub.governance.present import (
     coverage_text,
+    fields_text,
     holds_text,
     instant,
+    known,
     listing,
     transfers_text,
 )
@@ -71,10 +73,10 @@ def _print(report: GovernanceReport) -> None:
         say("", markup=False)
         say(f"{brick.name} [{brick.status}] {brick.description}".rstrip(), markup=False)
         rows = [
-            ["capabilities", listing(brick.capabilities)],
-            ["channels", listing(brick.channels)],
-            ["may receive", listing(brick.allowed_fields) + " (plus its pseudonym)"],
-            ["purposes", listing(brick.purposes)],
+            ["capabilities", known(brick, brick.capabilities)],
+            ["channels", known(brick, brick.channels)],
+            ["may receive", fields_text(brick)],
+            ["purposes", known(brick, brick.purposes)],
             ["holds", holds_text(brick)],
             ["consent coverage", coverage_text(brick)],
             ["last transfer", instant(brick.last_transfer)],

@@ -1,22 +1,28 @@
-"""The governance report's numbers, each one query over the whole base (GROUP BY).
+"""The governance report's numbers: a handful of statements over the whole base (GROUP BY).
 
-Nothing here loops over customers in Python: the report must stay a matter of seconds on a
-million audit rows. Per-brick queries are fine (a hub has a handful of bricks), and each of
-them is driven by an index: ``ix_audit_brick (brick, at)``, the ``sink_contacts`` primary key
-``(sink, customer_id)`` and ``ix_consents_current (customer_id, channel, purpose,
-recorded_at)`` for "the latest consent statement" as a NOT EXISTS seek.
+Nothing here loops over customers, nor over bricks: the report must stay a matter of seconds
+on a million audit rows, whatever the number of bricks. Three statements read the audit log:
+totals per (brick, action), transfers per (brick, day) over the window, and the holdings
+statement, which also joins what sinks hold with the current consents.
+
+SQLite note: grouping on the bare ``brick`` column makes SQLite walk ``ix_audit_brick`` to
+get rows in group order, then fetch every row from the table in random order (several times
+slower than reading the table once). Grouping on ``coalesce(brick, '')`` gives the same
+groups but no index to walk, so the table is scanned sequentially; PostgreSQL does not care.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, exists, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import ColumnElement, Subquery
 
+from contracts import Channel
 from hub.reports.periods import Period, period_start
 from hub.storage.models import (
     AuditEntry,
@@ -29,15 +35,15 @@ from hub.storage.models import (
 
 __all__ = [
     "HELD_STATES",
+    "TRANSFER",
     "ActionTotal",
     "Decommission",
+    "Holding",
+    "HoldingPlan",
     "action_totals",
-    "consent_coverage",
-    "count_held",
     "daily_transfers",
     "decommissions",
-    "held_by_audit",
-    "held_by_sink",
+    "holdings",
     "polled_bricks",
     "sink_states",
 ]
@@ -51,6 +57,8 @@ _CURSORS = table(SourceCursor)
 #: ``sink_contacts`` states in which the sink still holds the person.
 HELD_STATES = ("present", "unsubscribed")
 TRANSFER = "egress"
+#: The audit row's brick, in a form no index serves (see the module docstring).
+_BRICK = func.coalesce(_AUDIT.c.brick, "")
 
 
 @dataclass(frozen=True)
@@ -61,33 +69,29 @@ class ActionTotal:
 
 def action_totals(conn: Connection, at: datetime) -> dict[str, dict[str, ActionTotal]]:
     """brick -> action -> (rows, latest time), over every audit row up to ``at``."""
+    brick = _BRICK.label("brick")
     query = (
-        select(_AUDIT.c.brick, _AUDIT.c.action, func.count(), func.max(_AUDIT.c.at))
-        .where(_AUDIT.c.brick.is_not(None), _AUDIT.c.at <= at)
-        .group_by(_AUDIT.c.brick, _AUDIT.c.action)
+        select(brick, _AUDIT.c.action, func.count(), func.max(_AUDIT.c.at))
+        .where(_BRICK != "", _AUDIT.c.at <= at)
+        .group_by(_BRICK, _AUDIT.c.action)
     )
     totals: dict[str, dict[str, ActionTotal]] = {}
-    for brick, action, count, last_at in conn.execute(query):
-        totals.setdefault(brick, {})[action] = ActionTotal(int(count), _aware(last_at))
+    for name, action, count, last_at in conn.execute(query):
+        totals.setdefault(name, {})[action] = ActionTotal(int(count), _aware(last_at))
     return totals
 
 
 def daily_transfers(conn: Connection, since: datetime, at: datetime) -> dict[str, dict[str, int]]:
     """brick -> UTC day (``YYYY-MM-DD``) -> transfers, for ``since <= time <= at``."""
-    day = period_start(_AUDIT.c.at, Period.DAY, conn.dialect).label("day")
+    day = period_start(_AUDIT.c.at, Period.DAY, conn.dialect)
     query = (
-        select(_AUDIT.c.brick, day, func.count())
-        .where(
-            _AUDIT.c.action == TRANSFER,
-            _AUDIT.c.brick.is_not(None),
-            _AUDIT.c.at >= since,
-            _AUDIT.c.at <= at,
-        )
-        .group_by(_AUDIT.c.brick, day)
+        select(_BRICK.label("brick"), day.label("day"), func.count())
+        .where(_AUDIT.c.action == TRANSFER, _BRICK != "", _AUDIT.c.at >= since, _AUDIT.c.at <= at)
+        .group_by(_BRICK, day)
     )
     days: dict[str, dict[str, int]] = {}
-    for brick, bucket, count in conn.execute(query):
-        days.setdefault(brick, {})[str(bucket)] = int(count)
+    for name, bucket, count in conn.execute(query):
+        days.setdefault(name, {})[str(bucket)] = int(count)
     return days
 
 
@@ -130,99 +134,146 @@ def polled_bricks(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute(select(_CURSORS.c.brick).distinct())}
 
 
-def held_by_sink(brick: str) -> Select[tuple[str]]:
-    """The customers a contact sink holds (present or unsubscribed there)."""
-    return select(_SINKS.c.customer_id.label("customer_id")).where(
-        _SINKS.c.sink == brick, _SINKS.c.state.in_(HELD_STATES)
-    )
+@dataclass(frozen=True)
+class HoldingPlan:
+    """How to count what one brick holds (``measure``: ``sink_contacts`` or ``audit_log``),
+    and the consent that covers it (no ``purposes``: coverage is not asked)."""
+
+    brick: str
+    measure: str
+    channels: tuple[str, ...] = ()
+    purposes: tuple[str, ...] = ()
 
 
-def held_by_audit(brick: str, at: datetime) -> Select[tuple[str]]:
-    """The distinct customers a brick received data about up to ``at`` (egress audit)."""
-    return (
-        select(_AUDIT.c.customer_id.label("customer_id"))
-        .where(
-            _AUDIT.c.brick == brick,
-            _AUDIT.c.action == TRANSFER,
-            _AUDIT.c.at <= at,
-            _AUDIT.c.customer_id.is_not(None),
-        )
-        .distinct()
-    )
+@dataclass(frozen=True)
+class Holding:
+    held: int
+    covered: int | None
+    covered_by_channel: dict[str, int]
 
 
-def count_held(conn: Connection, held: Select[tuple[str]]) -> int:
-    held_q = held.subquery("held")
-    return int(conn.execute(select(func.count()).select_from(held_q)).scalar_one())
+def holdings(conn: Connection, plans: Sequence[HoldingPlan], at: datetime) -> dict[str, Holding]:
+    """For every planned brick at once: the customers it holds and, of them, how many have a
+    current consent granted for each of its purposes on at least one of its channels (and,
+    per channel, on that channel). One statement:
 
-
-def consent_coverage(
-    conn: Connection,
-    held: Select[tuple[str]],
-    channels: Iterable[str],
-    purposes: Iterable[str],
-    at: datetime,
-) -> tuple[int, dict[str, int]]:
-    """Of the ``held`` customers: how many have every purpose granted on at least one of
-    ``channels``, and per channel how many have every purpose granted on that channel.
-
-    "Granted" means the latest statement (by ``recorded_at``, then id, as ``hub.consent``
-    reads it) for that customer, channel and purpose, among those recorded up to ``at``.
+    * ``pairs``: (brick, customer) held, from ``sink_contacts`` or distinct egress rows;
+    * ``latest``: each customer's current statement per (channel, purpose) up to ``at``
+      (latest ``recorded_at``, then id, as ``hub.consent`` reads it), by a window function;
+    * ``flags``: per customer, one 0/1 column per (channel, purpose) currently granted;
+    * per brick, ``CASE`` expressions built from that brick's channels and purposes.
     """
-    wanted_channels = sorted(set(channels))
-    wanted_purposes = sorted(set(purposes))
-    if not wanted_channels or not wanted_purposes:
-        return 0, {}
-    held_q = held.subquery("held")
-    current = _CONSENTS.alias("current")
-    newer = _CONSENTS.alias("newer")
-    is_latest = ~exists().where(
-        newer.c.customer_id == current.c.customer_id,
-        newer.c.channel == current.c.channel,
-        newer.c.purpose == current.c.purpose,
-        newer.c.recorded_at <= at,
-        or_(
-            newer.c.recorded_at > current.c.recorded_at,
-            and_(newer.c.recorded_at == current.c.recorded_at, newer.c.id > current.c.id),
-        ),
+    if not plans:
+        return {}
+    pairs = _pairs(plans, at)
+    keys = sorted({(c, p) for plan in plans for c in plan.channels for p in plan.purposes})
+    columns: list[Any] = [pairs.c.brick, func.count().label("held")]
+    source: Any = pairs
+    if keys:
+        names = {key: f"f{index}" for index, key in enumerate(keys)}
+        flags = _flags(keys, names, at)
+        source = pairs.outerjoin(flags, flags.c.customer_id == pairs.c.customer_id)
+
+        def granted(channel: str, purpose: str) -> ColumnElement[bool]:
+            return flags.c[names[(channel, purpose)]] == 1
+
+        anywhere, here = [], {c.value: [] for c in Channel}  # type: ignore[var-annotated]
+        for plan in (p for p in plans if p.purposes and p.channels):
+            mine = pairs.c.brick == plan.brick
+            each = [or_(*[granted(c, p) for c in plan.channels]) for p in plan.purposes]
+            anywhere.append((and_(mine, *each), 1))
+            for channel in plan.channels:
+                here[channel].append((and_(mine, *[granted(channel, p) for p in plan.purposes]), 1))
+        columns.append(func.sum(case(*anywhere, else_=0)).label("covered"))
+        columns += [
+            func.sum(case(*whens, else_=0) if whens else literal(0)).label(f"on_{channel}")
+            for channel, whens in here.items()
+        ]
+    query = select(*columns).select_from(source).group_by(pairs.c.brick)
+    rows = {row.brick: row for row in conn.execute(query)}
+    result: dict[str, Holding] = {}
+    for plan in plans:
+        row = rows.get(plan.brick)
+        if not plan.purposes or not plan.channels:
+            result[plan.brick] = Holding(int(row.held) if row else 0, None, {})
+            continue
+        result[plan.brick] = Holding(
+            int(row.held) if row else 0,
+            int(row.covered or 0) if row else 0,
+            {c: int(getattr(row, f"on_{c}") or 0) if row else 0 for c in plan.channels},
+        )
+    return result
+
+
+def _pairs(plans: Sequence[HoldingPlan], at: datetime) -> Subquery:
+    """(brick, customer_id) for every customer each planned brick holds."""
+    by_audit = sorted(p.brick for p in plans if p.measure == "audit_log")
+    by_sink = sorted(p.brick for p in plans if p.measure == "sink_contacts")
+    parts = []
+    if by_audit:
+        parts.append(
+            select(_BRICK.label("brick"), _AUDIT.c.customer_id.label("customer_id"))
+            .where(
+                _AUDIT.c.action == TRANSFER,
+                _AUDIT.c.at <= at,
+                _AUDIT.c.customer_id.is_not(None),
+                _BRICK.in_(by_audit),
+            )
+            # GROUP BY, not DISTINCT: the same rows, and SQLite's sorter is twice as fast.
+            .group_by(_BRICK, _AUDIT.c.customer_id)
+        )
+    if by_sink:
+        parts.append(
+            select(_SINKS.c.sink.label("brick"), _SINKS.c.customer_id.label("customer_id")).where(
+                _SINKS.c.sink.in_(by_sink), _SINKS.c.state.in_(HELD_STATES)
+            )
+        )
+    if len(parts) == 1:
+        return parts[0].subquery("pairs")
+    return union_all(*parts).subquery("pairs")
+
+
+def _flags(
+    keys: list[tuple[str, str]], names: dict[tuple[str, str], str], at: datetime
+) -> Subquery:
+    """Per customer, 1 where the current statement for (channel, purpose) is ``granted``."""
+    channels = sorted({c for c, _ in keys})
+    purposes = sorted({p for _, p in keys})
+    rank = func.row_number().over(
+        partition_by=(_CONSENTS.c.customer_id, _CONSENTS.c.channel, _CONSENTS.c.purpose),
+        order_by=(_CONSENTS.c.recorded_at.desc(), _CONSENTS.c.id.desc()),
     )
-    granted = (
-        select(held_q.c.customer_id, current.c.channel, current.c.purpose)
-        .select_from(held_q.join(current, current.c.customer_id == held_q.c.customer_id))
+    latest = (
+        select(
+            _CONSENTS.c.customer_id,
+            _CONSENTS.c.channel,
+            _CONSENTS.c.purpose,
+            _CONSENTS.c.status,
+            rank.label("rank"),
+        )
         .where(
-            current.c.channel.in_(wanted_channels),
-            current.c.purpose.in_(wanted_purposes),
-            current.c.status == "granted",
-            current.c.recorded_at <= at,
-            is_latest,
+            _CONSENTS.c.recorded_at <= at,
+            _CONSENTS.c.channel.in_(channels),
+            _CONSENTS.c.purpose.in_(purposes),
         )
-        .subquery("granted")
+        .subquery("latest")
     )
-    needed = literal(len(wanted_purposes))
-    per_customer = (
-        select(granted.c.customer_id)
-        .group_by(granted.c.customer_id)
-        .having(func.count(granted.c.purpose.distinct()) == needed)
-        .subquery("covered")
+    flag_columns = [
+        func.max(
+            case((and_(latest.c.channel == channel, latest.c.purpose == purpose), 1), else_=0)
+        ).label(names[(channel, purpose)])
+        for channel, purpose in keys
+    ]
+    return (
+        select(latest.c.customer_id, *flag_columns)
+        .where(latest.c.rank == 1, latest.c.status == "granted")
+        .group_by(latest.c.customer_id)
+        .subquery("flags")
     )
-    covered = int(conn.execute(select(func.count()).select_from(per_customer)).scalar_one())
-    per_channel = (
-        select(granted.c.channel)
-        .group_by(granted.c.customer_id, granted.c.channel)
-        .having(func.count(granted.c.purpose.distinct()) == needed)
-        .subquery("covered_on")
-    )
-    by_channel = {
-        channel: int(count)
-        for channel, count in conn.execute(
-            select(per_channel.c.channel, func.count()).group_by(per_channel.c.channel)
-        )
-    }
-    return covered, {c: by_channel.get(c, 0) for c in wanted_channels}
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """``MAX(at)`` loses the column type on SQLite (text back): read it as UTC."""
+def _aware(value: Any) -> Any:
+    """``MAX(at)`` may lose the column type on SQLite (text back): read it as UTC."""
     if value is None or isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)

@@ -15,8 +15,10 @@ from hub import __version__
 from hub.governance.present import (
     MEASURES,
     coverage_text,
+    fields_text,
     holds_text,
     instant,
+    known,
     listing,
     transfers_text,
 )
@@ -141,10 +143,10 @@ def _summary(report: GovernanceReport) -> str:
 def _brick(brick: BrickReport) -> str:
     rows = [
         ("Status", brick.status + ("" if brick.receives_data else " (receives no data)")),
-        ("Capabilities", listing(brick.capabilities)),
-        ("Channels", listing(brick.channels)),
-        ("Fields it may receive", listing(brick.allowed_fields) + " (plus its own pseudonym)"),
-        ("Purposes", listing(brick.purposes)),
+        ("Capabilities", known(brick, brick.capabilities)),
+        ("Channels", known(brick, brick.channels)),
+        ("Fields it may receive", fields_text(brick)),
+        ("Purposes", known(brick, brick.purposes)),
         ("Customers held", holds_text(brick)),
         ("Consent coverage", coverage_text(brick)),
         ("Last transfer", instant(brick.last_transfer)),

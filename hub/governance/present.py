@@ -8,9 +8,12 @@ from hub.governance.report import BrickReport
 
 __all__ = [
     "MEASURES",
+    "UNKNOWN",
     "coverage_text",
+    "fields_text",
     "holds_text",
     "instant",
+    "known",
     "listing",
     "transfers_text",
 ]
@@ -21,6 +24,9 @@ MEASURES = {
     "audit_log": "distinct customers it received data about, per the egress audit log",
     "none": "nothing leaves the hub towards this brick",
 }
+
+
+UNKNOWN = "unknown (brick not installed)"
 
 
 def instant(value: datetime | None) -> str:
@@ -35,17 +41,37 @@ def holds_text(brick: BrickReport) -> str:
     if brick.held_measure == "none":
         return MEASURES["none"]
     text = f"{brick.held} ({MEASURES[brick.held_measure]})"
-    others = {s: n for s, n in brick.held_states.items() if s != "present"}
-    if brick.held_measure == "sink_contacts" and others:
-        text += "; " + ", ".join(f"{n} {state}" for state, n in others.items())
+    if brick.held_measure == "sink_contacts" and brick.held_states:
+        states = brick.held_states
+        present, unsubscribed = states.get("present", 0), states.get("unsubscribed", 0)
+        text += f": {present} present, {unsubscribed} unsubscribed"
+        others = {s: n for s, n in states.items() if s not in ("present", "unsubscribed")}
+        if others:
+            listed = ", ".join(f"{n} {state}" for state, n in others.items())
+            text += f"; not counted: {listed}"
     return text
+
+
+def fields_text(brick: BrickReport) -> str:
+    """What may leave towards the brick now; a switched-off brick receives nothing at all."""
+    if not brick.installed:
+        return UNKNOWN
+    allowed = listing(brick.allowed_fields)
+    if brick.receives_data:
+        return f"{allowed} (plus its pseudonym)"
+    return f"nothing while {brick.status} (config allows: {allowed})"
+
+
+def known(brick: BrickReport, values: list[str]) -> str:
+    """A list read from the brick's class: unknown once the brick is no longer installed."""
+    return listing(values) if brick.installed else UNKNOWN
 
 
 def coverage_text(brick: BrickReport) -> str:
     if brick.held_measure == "none":
         return "not applicable (holds no customer data)"
     if not brick.installed:
-        return "unknown (brick not installed: its channels and purposes are not known)"
+        return UNKNOWN
     if not brick.consent_purposes:
         return "not applicable (no purpose that needs consent: " + listing(brick.purposes) + ")"
     purposes, channels = " and ".join(brick.consent_purposes), " or ".join(brick.consent_channels)

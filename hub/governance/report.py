@@ -211,7 +211,8 @@ def build_report(
         relevant = {n for n, b in bricks.items() if b.enabled or n in settings.bricks}
         names = sorted(relevant | set(totals) | set(sinks) | set(retired))
         unconfigured = sorted(set(bricks) - set(names))
-        reports = []
+        reports: list[BrickReport] = []
+        plans: list[facts.HoldingPlan] = []
         for name in names:
             configured = bricks.get(name)
             status = configured.status if configured is not None else "not installed"
@@ -228,11 +229,18 @@ def build_report(
             if transfer is not None:
                 report.transfers_total, report.last_transfer = transfer.count, transfer.last_at
             report.daily = [(day, daily.get(name, {}).get(day, 0)) for day in days]
-            _holdings(conn, report, configured, sinks.get(name), at)
-            report.never_used = (
-                status == "enabled" and not by_action and name not in polled
-            )
+            plan = _plan(report, configured, sinks.get(name))
+            if plan is not None:
+                plans.append(plan)
+            report.never_used = status == "enabled" and not by_action and name not in polled
             reports.append(report)
+        held = facts.holdings(conn, plans, at)
+    for report in reports:
+        if report.name in held:
+            found = held[report.name]
+            if report.held_measure == "audit_log":  # sink counts come from sink_states
+                report.held = found.held
+            report.covered, report.covered_by_channel = found.covered, found.covered_by_channel
     policy = Policy(settings.pressure, settings.scenarios)
     return GovernanceReport(
         generated_at=generated,
@@ -246,38 +254,24 @@ def build_report(
     )
 
 
-def _holdings(
-    conn: Any,
-    report: BrickReport,
-    configured: ConfiguredBrick | None,
-    sink_states: dict[str, int] | None,
-    at: datetime,
-) -> None:
-    """Which measure applies, how many customers it gives, and their consent coverage."""
+def _plan(
+    report: BrickReport, configured: ConfiguredBrick | None, sink_states: dict[str, int] | None
+) -> facts.HoldingPlan | None:
+    """Which measure applies to the brick, and which consent covers what it holds."""
     capabilities = configured.cls.capabilities if configured is not None else frozenset()
     if sink_states is not None or Capability.CONTACT_SINK in capabilities:
         report.held_measure = "sink_contacts"
         report.held_states = dict(sorted((sink_states or {}).items()))
         report.held = sum(report.held_states.get(s, 0) for s in facts.HELD_STATES)
-        held = facts.held_by_sink(report.name)
     elif capabilities & _RECEIVING or report.transfers_total:
         report.held_measure = "audit_log"
-        held = facts.held_by_audit(report.name, at)
-        report.held = facts.count_held(conn, held)
     else:
-        return
-    if configured is None:
-        return
+        return None
+    if configured is None:  # not installed: its channels and purposes are unknown
+        return facts.HoldingPlan(report.name, report.held_measure)
     purposes = [p.value for p in Purpose if p.value in report.purposes and p in CONSENT_PURPOSES]
     channels = [c.value for c in Channel if c in configured.cls.channels] or [
         c.value for c in Channel
     ]
     report.consent_purposes, report.consent_channels = purposes, channels
-    if not purposes:
-        return
-    if report.held == 0:
-        report.covered, report.covered_by_channel = 0, {c: 0 for c in channels}
-        return
-    report.covered, report.covered_by_channel = facts.consent_coverage(
-        conn, held, channels, purposes, at
-    )
+    return facts.HoldingPlan(report.name, report.held_measure, tuple(channels), tuple(purposes))

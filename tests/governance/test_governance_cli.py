@@ -91,3 +91,19 @@ def test_bad_options_exit_2_naming_the_option(run_cli, sqlite_installation, args
 def test_html_over_a_folder_is_refused(run_cli, sqlite_installation, tmp_path):
     result = hub(run_cli, sqlite_installation, "governance", "report", "--html", str(tmp_path))
     assert result.code == 2 and "--html" in result.err
+
+
+def test_report_and_audit_need_no_key(run_cli, sqlite_installation):
+    """They touch no personal data, so they run where the vault keys are not available; only
+    a lookup by email or phone needs the pepper."""
+    for key in (sqlite_installation.root / "keys").iterdir():
+        if key.name != "database_url":
+            key.unlink()
+    result = hub(run_cli, sqlite_installation, "governance", "report", "--json")
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["summary"]["never_used"] == ["outbox"]
+    audit = hub(run_cli, sqlite_installation, "audit", "--customer", "cus_x")
+    assert (audit.code, audit.out.strip()) == (0, "no audit rows match")
+    lookup = hub(run_cli, sqlite_installation, "audit", "--email", "ada@example.com")
+    assert lookup.code == 2 and "key error: security.pepper" in lookup.err
+    assert "ada@example.com" not in lookup.err
