@@ -180,13 +180,21 @@ class IdentityService(ProfileStore):
                 .execution_options(populate_existing=True)
             ):
                 known[entry.digest] = entry
-        planner = Planner(
-            known,
-            now=now,
-            link_ttl=self.link_ttl,
-            choose_survivor=lambda named, plan: self._survivor(session, named, plan),
-        )
-        planned = [planner.plan(claim, source) for claim in claims]
+        refused: dict[int, IdentityConflict] = {}
+        while True:  # re-planned without the claims whose merge cannot happen (rare)
+            planner = Planner(
+                known,
+                now=now,
+                link_ttl=self.link_ttl,
+                choose_survivor=lambda named, plan: self._survivor(session, named, plan),
+            )
+            planned: list[Planned | IdentityConflict | None] = [
+                refused.get(i) or planner.plan(claim, source) for i, claim in enumerate(claims)
+            ]
+            blocked = self._unmergeable(session, planner, claims, set(refused))
+            if not blocked:
+                break
+            refused.update(blocked)
         self._write(session, planner, now)
         merge_ids = [
             merge_customers(
@@ -225,6 +233,37 @@ class IdentityService(ProfileStore):
             tuple(dict.fromkeys(planned.refreshed)),
             tuple(i for i in (merge_ids[m] for m in planned.merges) if i is not None),
         )
+
+    @staticmethod
+    def _unmergeable(
+        session: Session, planner: Planner, claims: Sequence[Claim], refused: set[int]
+    ) -> dict[int, IdentityConflict]:
+        """Claims whose planned merge involves a customer that is not active (one who objected,
+        hub.erasure): merges join active customers only, so such a claim is a conflict."""
+        existing = {c for m in planner.merges for c in (m.survivor, m.absorbed)}
+        existing -= set(planner.new_customers)
+        if not existing:
+            return {}
+        statuses = dict(
+            session.execute(
+                select(Customer.id, Customer.status).where(col(Customer.id).in_(sorted(existing)))
+            ).all()
+        )
+        blocked: dict[int, IdentityConflict] = {}
+        for merge in planner.merges:
+            stuck = sorted(
+                {statuses[c] for c in (merge.survivor, merge.absorbed)
+                 if statuses.get(c, "active") != "active"}
+            )
+            if stuck:
+                index = next(
+                    i for i, claim in enumerate(claims) if claim is merge.claim and i not in refused
+                )
+                blocked[index] = IdentityConflict(
+                    "verified identifiers name customers who cannot be merged "
+                    f"(one is {', '.join(stuck)})"
+                )
+        return blocked
 
     def _survivor(self, session: Session, named: set[str], planner: Planner) -> str:
         """Who stays when several customers are one person: the one known by a verified email

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from contracts import Purpose
 from hub.egress import BrickNotEnabled, build_view
+from hub.events.intake import ingest_events
 from hub.storage.models import AuditEntry, Customer, ErasureRequest
 from tests.erasure.conftest import ADA, Hub, people_csv
 from tests.erasure.test_forget import customer_id_of
@@ -92,3 +93,23 @@ def test_no_view_is_built_for_profiling_after_an_objection(hub: Hub, ada: str) -
         view = build_view(session, runtime.identity, profiling, ada,
                           purpose=Purpose.TRANSACTIONAL, request_id="r2")
     assert view.email == "ada.lovelace@example.org"
+
+
+def test_verified_identifiers_cannot_merge_an_objecting_customer(hub: Hub, ada: str) -> None:
+    phone_only = hub.write("phone.csv", "phone,first_name\n+33 6 99 88 77 66,A.\n")
+    assert hub.cli("contacts", "import", str(phone_only)).code == 0
+    assert hub.cli("contacts", "forget", ada, "--object").code == 0
+    login = {
+        "id": "login-1", "type": "customer.logged_in", "source": "shop",
+        "occurred_at": "2026-03-03T10:00:00+00:00",
+        "identifiers": [
+            {"kind": "email", "value": ADA["email"], "verified": True},
+            {"kind": "phone", "value": "+33699887766", "verified": True},
+        ],
+    }
+    report = ingest_events(hub.runtime(), [login], source="shop")
+    [rejection] = report.rejected
+    assert "cannot be merged" in rejection.reason and "objected" in rejection.reason
+    with hub.session() as session:
+        statuses = sorted(c.status for c in session.exec(select(Customer)))
+    assert statuses == ["active", "objected"]
