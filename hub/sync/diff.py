@@ -30,8 +30,9 @@ def sample_item(planned: Planned) -> dict[str, Any]:
         "fields": values,
     }
     if planned.previous_fields is not None:
-        item["added"] = sorted(set(now) - set(planned.previous_fields))
-        item["removed"] = sorted(set(planned.previous_fields) - set(now))
+        before = {name for name in planned.previous_fields.split(",") if name}
+        item["added"] = sorted(set(now) - before)
+        item["removed"] = sorted(before - set(now))
     if view.opted_out:
         item["opted_out"] = sorted(c.value for c in view.opted_out)
     return item

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from contracts import BrickError, UpsertResult
@@ -30,11 +27,19 @@ from hub.contacts.pull import pull_contacts
 from hub.logs import get_logger
 from hub.retries import RetryPolicy, call_with_retries
 from hub.runtime import Runtime
-from hub.storage.db import session_scope
 from hub.storage.types import utcnow
 from hub.sync.diff import SAMPLE_SIZE, sample_item
-from hub.sync.feed import DEFAULT_SETTLE, FeedKey, cap, count_feed, encode_cursor, read_feed
-from hub.sync.plan import Decision, Planned, plan_page
+from hub.sync.feed import (
+    DEFAULT_SETTLE,
+    FeedItem,
+    FeedKey,
+    cap,
+    count_feed,
+    encode_cursor,
+    read_feed,
+)
+from hub.sync.frontier import Frontier
+from hub.sync.plan import PagePlan, Planned, plan_page, read_page
 from hub.sync.records import (
     advance_sink_cursor,
     record_confirmed,
@@ -45,6 +50,7 @@ from hub.sync.records import (
 from hub.sync.report import Batch, RefusedItem, SinkReport, SyncReport
 from hub.sync.source import preview_pull
 from hub.sync.targets import HUB_SOURCE, SinkTarget, check_source, resolve_sinks
+from hub.sync.units import Units
 from hub.sync.views import ViewMaker
 
 __all__ = ["FEED_PAGE", "SyncProgress", "sync_contacts"]
@@ -54,6 +60,7 @@ log = get_logger(__name__)
 #: Customers read from the feed per query (at least one batch of the sink).
 FEED_PAGE = 1000
 Sleep = Callable[[float], Awaitable[None]]
+_Page = tuple[list[FeedItem], PagePlan]
 
 
 class SyncProgress(Protocol):
@@ -86,40 +93,11 @@ class _SinkFailed(Exception):
     """The sink failed after the core's retries (or answered nonsense): it stops here."""
 
 
-class _Units:
-    """Units of work: committed transactions, or (dry run) never committed at all."""
-
-    def __init__(self, engine: Engine, *, dry_run: bool, shared: Session | None = None) -> None:
-        self.engine, self.dry_run, self.shared = engine, dry_run, shared
-
-    @contextmanager
-    def __call__(self) -> Iterator[Session]:
-        if self.shared is not None:
-            yield self.shared
-        elif self.dry_run:
-            session = Session(self.engine, expire_on_commit=False)
-            try:
-                yield session
-            finally:
-                session.rollback()
-                session.close()
-        else:
-            with session_scope(self.engine) as session:
-                yield session
-
-
-@dataclass
-class _Pending:
-    planned: Planned
-    #: Feed position covered once this contact is confirmed (skipped ones read after it).
-    cover: FeedKey
-
-
 class _SinkRun:
     def __init__(
         self,
         runtime: Runtime,
-        units: _Units,
+        units: Units,
         target: SinkTarget,
         *,
         full: bool,
@@ -135,72 +113,85 @@ class _SinkRun:
         self.policy = RetryPolicy.from_settings(runtime.settings.sending)
         self.maker = ViewMaker(runtime.keys, runtime.vault, target.name, target.fields)
         self.report = SinkReport(sink=target.name, batch_size=target.batch_size)
+        self.page_size = max(target.batch_size, FEED_PAGE)
         self.actor = current_actor()
-        self.pending: list[_Pending] = []
-        self.safe: FeedKey | None = None
+        self.frontier: Frontier[FeedKey, Planned] = Frontier()
         self.stored: FeedKey | None = None
+        self.after: FeedKey | None = None
+        #: The next page, read and planned in a worker thread while a batch is in flight.
+        self.next_page: asyncio.Future[_Page | None] | None = None
 
     async def run(self) -> SinkReport:
         name = self.target.name
-        with self.units() as session:
+        with self.units.read() as session:
             self.stored = sink_cursor(session, name)
             start = None if self.full else self.stored
             total = count_feed(session, start, upper=self.upper)
         self.progress.start(name, total)
-        page = max(self.target.batch_size, FEED_PAGE)
-        after = start
+        self.after = start
         try:
-            while True:
-                with self.units() as session:
-                    items = read_feed(session, after, upper=self.upper, limit=page)
-                    if not items:
-                        break
-                    plan = plan_page(
-                        session, self.maker, name, self.target.channels, items, full=self.full
-                    )
-                self._take(plan.items, plan.planned)
-                after = items[-1].key
-                while len(self.pending) >= self.target.batch_size:
-                    await self._send(self.target.batch_size)
-                if not self.pending:
+            while (page := await self._page()) is not None:
+                items, plan = page
+                for item, decision in plan.items:
+                    self.report.count(decision)
+                    self.frontier.read(item.key, plan.planned.get(item.customer_id))
+                self.after = items[-1].key
+                while len(self.frontier) >= self.target.batch_size:
+                    await self._send()
+                if not self.frontier:
                     self._commit_cursor()
                 self.progress.advance(name, len(items))
-            while self.pending:
-                await self._send(self.target.batch_size)
+            while self.frontier:
+                await self._send()
             self._commit_cursor()
         except _SinkFailed as exc:
             self.report.error = str(exc)
             log.warning("sink failed during sync", sink=name, error=str(exc))
+        finally:
+            if self.next_page is not None:  # let a read in flight finish before moving on
+                await asyncio.wait([self.next_page])
         self.report.cursor = encode_cursor(self.stored)
         self.progress.finish(self.report)
         return self.report
 
-    def _take(self, items: Sequence[tuple[Any, Decision]], planned: dict[str, Planned]) -> None:
-        for item, decision in items:
-            self.report.count(decision)
-            if decision is Decision.PUSH:
-                self.pending.append(_Pending(planned[item.customer_id], item.key))
-            elif self.pending:
-                self.pending[-1].cover = item.key
-            else:
-                self.safe = item.key
+    def _read(self, after: FeedKey | None) -> _Page | None:
+        """The next feed page and what to do with it (a few queries, no write)."""
+        with self.units.read() as session:  # queries only, then the CPU work outside
+            items = read_feed(session, after, upper=self.upper, limit=self.page_size)
+            if not items:
+                return None
+            read = read_page(session, self.maker, self.target.name, self.target.channels, items)
+        return items, plan_page(read, self.maker, full=self.full)
+
+    async def _page(self) -> _Page | None:
+        if self.next_page is not None:
+            future, self.next_page = self.next_page, None
+            return await future
+        return self._read(self.after)
+
+    def _prefetch(self) -> None:
+        """Read and plan the next page in a thread while the sink answers (the vendor's time
+        hides the hub's). Never with a dry run's single shared session."""
+        if self.next_page is None and self.units.threads_allowed:
+            self.next_page = asyncio.ensure_future(asyncio.to_thread(self._read, self.after))
 
     def _capped(self, key: FeedKey) -> FeedKey:
         return cap(key, self.upper, self.settle)
 
     def _commit_cursor(self) -> None:
-        if self.dry_run or self.safe is None:
+        """Store the frontier (capped) when it moved: once per page when nothing is pending."""
+        safe = self.frontier.safe
+        if self.dry_run or safe is None:
             return
-        key = self._capped(self.safe)
+        key = self._capped(safe)
         if self.stored is not None and key <= self.stored:
             return
-        with self.units() as session:
+        with self.units.write() as session:
             advance_sink_cursor(session, self.target.name, key)
         self.stored = key
 
-    async def _send(self, size: int) -> None:
-        chunk, self.pending = self.pending[:size], self.pending[size:]
-        batch = [p.planned for p in chunk]
+    async def _send(self) -> None:
+        batch, cover = self.frontier.take(self.target.batch_size)
         request_id = uuid.uuid4().hex
         if self.dry_run:
             for planned in batch:
@@ -208,13 +199,14 @@ class _SinkRun:
                 if len(self.report.sample) < SAMPLE_SIZE:
                     self.report.sample.append(sample_item(planned))
             self.report.batches.append(Batch(request_id, len(batch), confirmed=False))
-            self.safe = chunk[-1].cover
+            self.frontier.confirm(cover)
             return
         name = self.target.name
-        with self.units() as session:
+        with self.units.write() as session:
             record_outgoing(
                 session, name, batch, request_id=request_id, actor=self.actor, now=utcnow()
             )
+        self._prefetch()
         try:
             results = await self._upsert(batch)
         except _SinkFailed:
@@ -227,8 +219,7 @@ class _SinkRun:
                 refused.append((planned, result.error[:900]))
             else:
                 confirmed.append(planned)
-        cover = chunk[-1].cover
-        with self.units() as session:
+        with self.units.write() as session:
             record_confirmed(session, name, confirmed, now=utcnow())
             letters = record_refused(
                 session, self.runtime.vault, name, refused, request_id=request_id
@@ -237,7 +228,7 @@ class _SinkRun:
             if self.stored is None or key > self.stored:
                 advance_sink_cursor(session, name, key)
         self.stored = key if self.stored is None or key > self.stored else self.stored
-        self.safe = cover
+        self.frontier.confirm(cover)
         for planned in confirmed:
             self.report.pushed(planned.action)
         for (planned, reason), letter in zip(refused, letters, strict=True):
@@ -268,7 +259,7 @@ class _SinkRun:
 
 
 async def _pull(
-    runtime: Runtime, report: SyncReport, units: _Units, sleep: Sleep, progress: SyncProgress
+    runtime: Runtime, report: SyncReport, units: Units, sleep: Sleep, progress: SyncProgress
 ) -> None:
     def pulled(records: int) -> None:
         report.pulled += records
@@ -305,7 +296,7 @@ async def sync_contacts(
     progress = progress or _Silent()
     report = SyncReport(source=source, started_at=utcnow(), dry_run=dry_run, full=full)
     shared = Session(engine, expire_on_commit=False) if dry_run and source != HUB_SOURCE else None
-    units = _Units(engine, dry_run=dry_run, shared=shared)
+    units = Units(engine, dry_run=dry_run, shared=shared)
     try:
         if source != HUB_SOURCE:
             await _pull(runtime, report, units, sleep, progress)
@@ -324,9 +315,7 @@ async def sync_contacts(
             )
             report.sinks.append(await run.run())
     finally:
-        if shared is not None:
-            shared.rollback()
-            shared.close()
+        units.close()
     report.finished_at = utcnow()
     log.info(
         "contact sync finished",

@@ -20,8 +20,8 @@ stamped (plus the clock skew between hub processes). See docs/sync.md.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlmodel import Session
@@ -50,24 +50,20 @@ DEFAULT_SETTLE = timedelta(seconds=60)
 _CUSTOMERS = table(Customer)
 
 
-@dataclass(frozen=True, order=True)
-class FeedKey:
-    """A position in the feed: every customer at or before it is handled."""
+class FeedKey(NamedTuple):
+    """A position in the feed: every customer at or before it is handled (tuples compare
+    as the feed is ordered: time, then id)."""
 
     at: datetime
     customer_id: str
 
 
-@dataclass(frozen=True)
-class FeedItem:
+class FeedItem(NamedTuple):
     key: FeedKey
+    customer_id: str
     status: str
     locale: str | None
     time_zone: str | None
-
-    @property
-    def customer_id(self) -> str:
-        return self.key.customer_id
 
 
 def touch_customers(session: Session, customer_ids: Iterable[str], now: datetime) -> None:
@@ -114,7 +110,8 @@ def _after(key: FeedKey | None):  # type: ignore[no-untyped-def]
     if key is None:
         return None
     at, customer_id = _CUSTOMERS.c.updated_at, _CUSTOMERS.c.id
-    return or_(at > key.at, and_(at == key.at, customer_id > key.customer_id))
+    # The redundant ``>=`` lets the index seek to the cursor instead of filtering from the start.
+    return and_(at >= key.at, or_(at > key.at, customer_id > key.customer_id))
 
 
 def _until(upper: datetime | None):  # type: ignore[no-untyped-def]
@@ -139,8 +136,8 @@ def read_feed(
             query = query.where(condition)
     query = query.order_by(_CUSTOMERS.c.updated_at, _CUSTOMERS.c.id).limit(limit)
     return [
-        FeedItem(FeedKey(row.updated_at, row.id), row.status, row.locale, row.time_zone)
-        for row in session.execute(query)
+        FeedItem(FeedKey(at, customer_id), customer_id, status, locale, time_zone)
+        for customer_id, at, status, locale, time_zone in session.execute(query).all()
     ]
 
 

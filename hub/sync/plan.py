@@ -15,16 +15,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from sqlmodel import Session
 
 from contracts import Channel, ConsentStatus, ContactView
 from hub.sync.feed import FeedItem, FeedKey
-from hub.sync.views import Held, ViewMaker, held_by_sink, marketing_consents
+from hub.sync.views import Held, Sealed, ViewMaker, held_by_sink, marketing_consents
 
-__all__ = ["Action", "Decision", "Planned", "consented", "decide", "plan_page"]
+__all__ = [
+    "Action",
+    "Decision",
+    "PagePlan",
+    "PageRead",
+    "Planned",
+    "consented",
+    "decide",
+    "plan_page",
+    "read_page",
+]
 
 ACTIVE = "active"
+_GRANTED = ConsentStatus.GRANTED.value
 
 
 class Action(StrEnum):
@@ -40,33 +52,31 @@ class Decision(StrEnum):
     SKIPPED_INACTIVE = "skipped_inactive"
 
 
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):
     """One contact to hand to the sink."""
 
     customer_id: str
     key: FeedKey
     view: ContactView
+    #: Field names the view carries (the egress audit row and ``sink_contacts.fields``).
+    fields: tuple[str, ...]
     digest: str
     action: Action
-    #: Field names the sink got last time (``None``: it never got this person from the hub).
-    previous_fields: tuple[str, ...] | None
+    #: Field names the sink got last time, comma-separated (``None``: it never got this
+    #: person from the hub).
+    previous_fields: str | None
 
     @property
     def state(self) -> str:
         """What ``sink_contacts`` records once the sink confirmed."""
         return "unsubscribed" if self.action is Action.UNSUBSCRIBE else "present"
 
-    @property
-    def fields(self) -> list[str]:
-        return [f.value for f in self.view.fields_present()]
 
-
-def consented(statuses: dict[Channel, str], channels: frozenset[Channel]) -> bool:
+def consented(statuses: dict[str, str], channels: frozenset[str]) -> bool:
     """Marketing granted on at least one of the sink's channels (any channel for a sink that
     declares none, e.g. a CRM)."""
     wanted = channels or frozenset(statuses)
-    return any(statuses.get(c) == ConsentStatus.GRANTED.value for c in wanted)
+    return any(statuses.get(c) == _GRANTED for c in wanted)
 
 
 def decide(
@@ -97,51 +107,68 @@ class PagePlan:
     planned: dict[str, Planned]
 
 
-def plan_page(
+@dataclass
+class PageRead:
+    """Everything the rules need about a page, read in one short transaction."""
+
+    items: Sequence[FeedItem]
+    consents: dict[str, dict[str, str]]
+    held: dict[str, Held]
+    allowed: dict[str, bool]
+    needing_view: list[FeedItem]
+    sealed: Sealed
+
+
+def read_page(
     session: Session,
     maker: ViewMaker,
     sink: str,
     channels: frozenset[Channel],
     items: Sequence[FeedItem],
-    *,
-    full: bool,
-) -> PagePlan:
-    """Read what the rules need for ``items`` (a few queries) and decide each of them."""
+) -> PageRead:
+    """A few queries: marketing consents, what the sink holds, and the sealed fields of the
+    people who may get a view (consented, or held: to be told they unsubscribed)."""
     active = [item for item in items if item.status == ACTIVE]
     ids = [item.customer_id for item in active]
     consents = marketing_consents(session, ids)
     held = held_by_sink(session, sink, ids)
-    allowed = {c: consented(consents[c], channels) for c in ids}
+    wanted = frozenset(c.value for c in channels)
+    allowed = {c: consented(consents[c], wanted) for c in ids}
     needing_view = [
         item
         for item in active
         if allowed[item.customer_id]
         or (held.get(item.customer_id) is not None and held[item.customer_id].state == "present")
     ]
-    views = maker.views(session, needing_view, consents)
+    sealed = maker.fetch(session, [item.customer_id for item in needing_view])
+    return PageRead(items, consents, held, allowed, needing_view, sealed)
+
+
+def plan_page(read: PageRead, maker: ViewMaker, *, full: bool) -> PagePlan:
+    """Decide each customer of the page (CPU only: decryption, views, digests, the rules)."""
+    views = maker.views(read.needing_view, read.consents, read.sealed)
     decided: list[tuple[FeedItem, Decision]] = []
     planned: dict[str, Planned] = {}
-    for item in items:
+    for item in read.items:
         customer_id = item.customer_id
-        view = views.get(customer_id)
-        digest = maker.digest(view) if view is not None else None
-        before = held.get(customer_id)
+        built = views.get(customer_id)
+        before = read.held.get(customer_id)
         decision, action = decide(
             status=item.status,
-            allowed=allowed.get(customer_id, False),
+            allowed=read.allowed.get(customer_id, False),
             held=before,
-            digest=digest,
+            digest=built.digest if built is not None else None,
             full=full,
         )
         decided.append((item, decision))
         if action is not None:
-            assert view is not None
-            assert digest is not None
+            assert built is not None
             planned[customer_id] = Planned(
                 customer_id,
                 item.key,
-                view,
-                digest,
+                built.view,
+                built.fields,
+                built.digest,
                 action,
                 None if before is None or before.state == "erased" else before.fields,
             )

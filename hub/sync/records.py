@@ -25,7 +25,7 @@ from hub.identity.vault import Vault
 from hub.storage.db import chunks
 from hub.storage.models import AuditEntry, BrickDecommission, BrickPseudonym, SinkContact, table
 from hub.sync.feed import SYNC_STREAM, FeedKey, decode_cursor, encode_cursor
-from hub.sync.plan import Planned
+from hub.sync.plan import Action, Planned
 
 __all__ = [
     "DEAD_LETTER_KIND",
@@ -40,6 +40,7 @@ __all__ = [
 #: ``dead_letters.kind`` of an item a sink refused during a sync.
 DEAD_LETTER_KIND = "sync"
 _AUDIT_CHUNK = 1000
+_MARKETING = Purpose.MARKETING.value
 
 
 def _insert(session: Session, model: type) -> Insert:
@@ -81,14 +82,16 @@ def record_outgoing(
     now: datetime,
 ) -> None:
     """Pseudonym reverse lookups and one egress audit row per contact, before the call."""
+    # Only people the sink never got from the hub can lack the reverse lookup row (a send may
+    # have written it already: ON CONFLICT keeps that one).
     pseudonyms = [
         {"brick": sink, "pseudonym": p.view.pseudonym, "customer_id": p.customer_id,
          "created_at": now}
         for p in batch
+        if p.action is Action.CREATE
     ]
-    session.execute(
-        _insert(session, BrickPseudonym).on_conflict_do_nothing(), pseudonyms
-    )
+    if pseudonyms:
+        session.execute(_insert(session, BrickPseudonym).on_conflict_do_nothing(), pseudonyms)
     audit = [
         {
             "at": now,
@@ -98,7 +101,7 @@ def record_outgoing(
             "brick": sink,
             "pseudonym": p.view.pseudonym,
             "fields": ",".join(sorted(p.fields)),
-            "purpose": Purpose.MARKETING.value,
+            "purpose": _MARKETING,
             "request_id": request_id,
         }
         for p in batch
@@ -161,7 +164,7 @@ def record_refused(
                 "sink": sink,
                 "pseudonym": planned.view.pseudonym,
                 "action": planned.action.value,
-                "fields": planned.fields,
+                "fields": list(planned.fields),
                 "request_id": request_id,
             },
         )

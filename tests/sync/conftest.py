@@ -87,10 +87,18 @@ class Crm(Brick):
         cls.fail_at = {}
 
 
+#: Every ``hub_sync_completed`` summary observed (cleared by each hub fixture).
+SUMMARIES: list[Any] = []
+
+
 class _Plugin:
     @hookimpl
     def hub_register_bricks(self, register) -> None:
         register(Crm)
+
+    @hookimpl
+    def hub_sync_completed(self, summary) -> None:
+        SUMMARIES.append(summary)
 
 
 def plugin_host() -> PluginHost:
@@ -132,13 +140,15 @@ class Vendors:
     answer of a call (given the call's index among that sink's calls and its pseudonyms)."""
 
     calls: list[Call] = field(default_factory=list)
+    #: Index of the last call per sink (answered or not).
+    counts: dict[str, int] = field(default_factory=dict)
     brevo_answer: Callable[[int, list[str]], httpx.Response | None] | None = None
     onesignal_answer: Callable[[int, list[str]], httpx.Response | None] | None = None
 
     def _record(self, sink: str, request: httpx.Request, pseudonyms: list[str], body: Any,
                 default: httpx.Response) -> httpx.Response:
         answer_with = self.brevo_answer if sink == "brevo" else self.onesignal_answer
-        index = sum(1 for c in self.calls if c.sink == sink)
+        index = self.counts[sink] = self.counts.get(sink, -1) + 1
         response = answer_with(index, pseudonyms) if answer_with else None
         response = response or default
         self.calls.append(Call(sink, request.url.path, response.status_code, pseudonyms, body))
@@ -209,15 +219,31 @@ class Hub:
 
 
 @pytest.fixture
-def hub(tmp_path: Path, database_url: str) -> Iterator[Hub]:
-    Crm.serve([])
-    inst = make_installation(
-        tmp_path / "h",
-        database_url=database_url,
-        bricks=bricks_config(tmp_path / "h" / "vendor-keys"),
-        migrate=False,
-    )
-    runtime = open_runtime(inst.config, host=plugin_host())
-    upgrade(runtime.engine)
-    yield Hub(runtime, inst.config)
-    asyncio.run(runtime.aclose())
+def make_hub(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Hub]]:
+    """``make_hub(extra="[sending]...")``: a migrated hub with ``extra`` config appended."""
+    opened: list[Runtime] = []
+
+    def make(extra: str = "") -> Hub:
+        Crm.serve([])
+        SUMMARIES.clear()
+        root = tmp_path / f"h{len(opened)}"
+        inst = make_installation(
+            root,
+            database_url=database_url,
+            bricks=bricks_config(root / "vendor-keys"),
+            extra=extra,
+            migrate=False,
+        )
+        runtime = open_runtime(inst.config, host=plugin_host())
+        upgrade(runtime.engine)
+        opened.append(runtime)
+        return Hub(runtime, inst.config)
+
+    yield make
+    for runtime in opened:
+        asyncio.run(runtime.aclose())
+
+
+@pytest.fixture
+def hub(make_hub: Callable[..., Hub]) -> Hub:
+    return make_hub()

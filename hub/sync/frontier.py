@@ -1,0 +1,54 @@
+"""Where a sink's cursor may go: past everything handled, never past an unconfirmed push.
+
+The feed is read in order; some customers need a push, the others are handled as soon as they
+are read (unchanged, skipped). Pushes are gathered into batches of the sink's size, so a batch
+may span pages and skipped customers sit between its contacts. Each pending push remembers
+the last feed position read before the next push (``cover``): once its batch is confirmed,
+every customer up to that position is handled, and the cursor may move there. Resuming from
+the cursor therefore re-reads every unconfirmed push (no gap) and no confirmed one (no
+duplicate). Pure bookkeeping, property-tested in tests/sync/test_frontier.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["Frontier"]
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending(Generic[K, T]):
+    item: T
+    cover: K
+
+
+@dataclass
+class Frontier(Generic[K, T]):
+    #: Every feed position up to this one is handled (``None``: nothing yet).
+    safe: K | None = None
+    _pending: list[_Pending[K, T]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def read(self, key: K, push: T | None) -> None:
+        """The next customer in feed order, with what to push for them (``None``: handled)."""
+        if push is not None:
+            self._pending.append(_Pending(push, key))
+        elif self._pending:
+            self._pending[-1].cover = key
+        else:
+            self.safe = key
+
+    def take(self, size: int) -> tuple[list[T], K]:
+        """The next batch (at most ``size``) and the position it covers once confirmed; the
+        caller calls ``confirm(cover)`` after the sink answered, or drops the frontier."""
+        chunk, self._pending = self._pending[:size], self._pending[size:]
+        return [p.item for p in chunk], chunk[-1].cover
+
+    def confirm(self, cover: K) -> None:
+        self.safe = cover
