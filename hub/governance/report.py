@@ -201,6 +201,7 @@ def build_report(
     since = datetime.combine(first_day, time(0), tzinfo=UTC)
     days = [(first_day + timedelta(days=i)).isoformat() for i in range(WINDOW_DAYS)]
     with engine.connect() as conn:
+        facts.prefer_set_plans(conn)
         totals = facts.action_totals(conn, at)
         daily = facts.daily_transfers(conn, since, at)
         sinks = facts.sink_states(conn)
