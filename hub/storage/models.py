@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from hub.storage.types import UTCDateTime, utcnow
+from hub.storage.types import UTCDateTime
+from hub.storage.types import timestamp_field as _ts
 
 __all__ = [
     "AuditEntry",
@@ -48,10 +49,6 @@ metadata = SQLModel.metadata
 def table(model: type[SQLModel]) -> Table:
     """The Core table behind a model: bulk inserts through it skip the ORM's per-row work."""
     return model.__table__  # type: ignore[attr-defined,no-any-return]
-
-
-def _ts(**kwargs: object) -> object:
-    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), **kwargs))
 
 
 class Customer(SQLModel, table=True):
@@ -325,83 +322,9 @@ class SendRecord(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
 
 
-class Job(SQLModel, table=True):
-    """One due step of a scenario for one customer; ``hub worker`` claims and runs it.
-
-    ``idempotency_key`` (scenario, trigger event, step) makes scheduling repeatable: replaying
-    an event never schedules a step twice, and the send it leads to carries the same key.
-    """
-
-    __tablename__ = "jobs"
-    __table_args__ = (
-        Index("ix_jobs_due", "status", "due_at"),
-        Index("ix_jobs_customer", "customer_id", "scenario", "status"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(max_length=128, unique=True)
-    customer_id: str = Field(max_length=40)
-    scenario: str = Field(max_length=128)
-    step: int = 0
-    trigger_event_id: int | None = Field(default=None, foreign_key="customer_events.id")
-    priority: int = 50
-    status: str = Field(max_length=16)
-    due_at: datetime = _ts(nullable=False)
-    attempts: int = 0
-    claimed_by: str | None = Field(default=None, max_length=64)
-    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    channel: str | None = Field(default=None, max_length=16)
-    request_id: str | None = Field(default=None, max_length=64)
-    reason: str | None = Field(default=None, max_length=1000)
-    created_at: datetime = _ts(nullable=False)
-    updated_at: datetime = _ts(nullable=False)
-
-
-class OutcomeRecord(SQLModel, table=True):
-    """A delivery outcome a brick reported, stored against the send it concerns.
-
-    De-duplicated on (brick, vendor event id), so a webhook the vendor retries is stored once.
-    """
-
-    __tablename__ = "outcomes"
-    __table_args__ = (
-        UniqueConstraint("brick", "vendor_event_id", name="uq_outcomes_vendor_event"),
-        Index("ix_outcomes_customer", "customer_id", "occurred_at"),
-        Index("ix_outcomes_request", "request_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    brick: str = Field(max_length=40)
-    type: str = Field(max_length=32)
-    channel: str = Field(max_length=16)
-    customer_id: str | None = Field(default=None, max_length=40)
-    request_id: str | None = Field(default=None, max_length=64)
-    vendor_message_id: str | None = Field(default=None, max_length=256)
-    vendor_event_id: str | None = Field(default=None, max_length=256)
-    vendor_status: str = Field(max_length=64)
-    reason: str | None = Field(default=None, max_length=1000)
-    occurred_at: datetime = _ts(nullable=False)
-    received_at: datetime = _ts(nullable=False)
-
-
-class SourceCursor(SQLModel, table=True):
-    """Where polling a brick's stream (events, contacts, links) got to.
-
-    Written in the same transaction as the data of the page it follows, so a crash never
-    skips a page (the cursor advances only after the events are stored).
-    """
-
-    __tablename__ = "source_cursors"
-
-    brick: str = Field(primary_key=True, max_length=40)
-    stream: str = Field(primary_key=True, max_length=32)
-    cursor: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    updated_at: datetime = _ts(nullable=False)
-
-
-# The identity and governance tables live in their own modules (this one would pass 400
-# lines); importing them here registers them in ``metadata`` for migrations and keeps one
-# import path for callers.
+# The identity, governance and work (jobs, outcomes, cursors) tables live in their own
+# modules (this one would pass 400 lines); importing them here registers them in
+# ``metadata`` for migrations and keeps one import path for callers.
 from hub.storage.governance_tables import (  # noqa: E402
     BrickDecommission,
     ErasureRequest,
@@ -410,3 +333,4 @@ from hub.storage.governance_tables import (  # noqa: E402
     Suppression,
 )
 from hub.storage.identity_tables import IdentityMerge, ParkedLetter  # noqa: E402
+from hub.storage.work_tables import Job, OutcomeRecord, SourceCursor  # noqa: E402

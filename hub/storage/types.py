@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import Column, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 
-__all__ = ["UTCDateTime", "utcnow"]
+__all__ = ["UTCDateTime", "timestamp_field", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -37,3 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def timestamp_field(**kwargs: object) -> Any:
+    """A model field holding an aware UTC instant, ``now`` by default."""
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), **kwargs))
