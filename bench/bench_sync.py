@@ -177,8 +177,10 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.latency_ms)
         return
+    from hub.logs import configure_logging
     from hub.testing import make_installation
 
+    configure_logging(level="warning")  # stdout carries the JSON document only
     stub, base_url = _start_stub(args.latency_ms)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,7 @@ the vendor's answer and the commit (upserts are idempotent at the vendor, by pse
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -120,6 +121,8 @@ class _SinkRun:
         self.after: FeedKey | None = None
         #: The next page, read and planned in a worker thread while a batch is in flight.
         self.next_page: asyncio.Future[_Page | None] | None = None
+        #: CPU seconds the last page cost, and seconds the last call spent waiting.
+        self.page_cpu, self.vendor_wait = 0.0, 0.0
 
     async def run(self) -> SinkReport:
         name = self.target.name
@@ -156,12 +159,18 @@ class _SinkRun:
 
     def _read(self, after: FeedKey | None) -> _Page | None:
         """The next feed page and what to do with it (a few queries, no write)."""
-        with self.units.read() as session:  # queries only, then the CPU work outside
-            items = read_feed(session, after, upper=self.upper, limit=self.page_size)
-            if not items:
-                return None
-            read = read_page(session, self.maker, self.target.name, self.target.channels, items)
-        return items, plan_page(read, self.maker, full=self.full)
+        cpu = time.thread_time()
+        try:
+            with self.units.read() as session:  # queries only, then the CPU work outside
+                items = read_feed(session, after, upper=self.upper, limit=self.page_size)
+                if not items:
+                    return None
+                read = read_page(
+                    session, self.maker, self.target.name, self.target.channels, items
+                )
+            return items, plan_page(read, self.maker, full=self.full)
+        finally:
+            self.page_cpu = time.thread_time() - cpu
 
     async def _page(self) -> _Page | None:
         if self.next_page is not None:
@@ -170,8 +179,12 @@ class _SinkRun:
         return self._read(self.after)
 
     def _prefetch(self) -> None:
-        """Read and plan the next page in a thread while the sink answers (the vendor's time
-        hides the hub's). Never with a dry run's single shared session."""
+        """Read and plan the next page in a thread while the sink answers, when the vendor
+        kept the last call waiting longer than a page costs (a fast vendor gains nothing, and
+        two threads would only fight over the interpreter lock). Never with a dry run's
+        single shared session."""
+        if self.vendor_wait <= self.page_cpu:
+            return
         if self.next_page is None and self.units.threads_allowed:
             self.next_page = asyncio.ensure_future(asyncio.to_thread(self._read, self.after))
 
@@ -238,6 +251,7 @@ class _SinkRun:
     async def _upsert(self, batch: Sequence[Planned]) -> list[UpsertResult]:
         name = self.target.name
         views = [p.view for p in batch]
+        started, cpu = time.perf_counter(), time.thread_time()
         try:
             results = await call_with_retries(
                 lambda: self.target.brick.upsert(views),
@@ -249,6 +263,8 @@ class _SinkRun:
             raise _SinkFailed(f"{type(exc).__name__}: {exc.message}"[:1000]) from None
         except Exception as exc:  # a broken brick: the sink stops, the others go on
             raise _SinkFailed(f"{type(exc).__name__} in {name}.upsert") from None
+        # Time the vendor kept us waiting, not the brick's own work.
+        self.vendor_wait = (time.perf_counter() - started) - (time.thread_time() - cpu)
         answered = [getattr(r, "pseudonym", None) for r in results]
         if answered != [v.pseudonym for v in views]:
             raise _SinkFailed(
