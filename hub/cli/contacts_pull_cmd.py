@@ -53,6 +53,7 @@ def pull(
                 "created": report.created,
                 "updated": report.updated,
                 "unchanged": report.unchanged,
+                "suppressed": report.suppressed,
                 "rejected": rejected,
                 "has_more": report.has_more,
             }
@@ -62,7 +63,7 @@ def pull(
         stdout.print(
             f"{report.pages} page(s) from {brick}: {report.created} created, "
             f"{report.updated} updated, {report.unchanged} unchanged, "
-            f"{len(rejected)} rejected{more}",
+            f"{report.suppressed} suppressed, {len(rejected)} rejected{more}",
             markup=False,
         )
     for item in rejected:

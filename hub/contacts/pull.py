@@ -64,6 +64,8 @@ class PullReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: Contacts naming an erased person's contact point: kept as a suppressed record only.
+    suppressed: int = 0
     rejected: list[RejectedContact] = field(default_factory=list)
     #: Customers created or updated, in the order they were applied (for the sync's push).
     changed_customers: list[str] = field(default_factory=list)
@@ -72,7 +74,9 @@ class PullReport:
 
     @property
     def read(self) -> int:
-        return self.created + self.updated + self.unchanged + len(self.rejected)
+        return (
+            self.created + self.updated + self.unchanged + self.suppressed + len(self.rejected)
+        )
 
 
 def contact_source(runtime: Runtime, name: str) -> ContactSource:
@@ -108,6 +112,9 @@ def _store_page(
                     RejectedContact(offset + index, result.field, result.reason, letter.id or 0)
                 )
                 continue
+            if result.suppressed:
+                part.suppressed += 1
+                continue
             setattr(part, result.status, getattr(part, result.status) + 1)
             if result.status != "unchanged":
                 part.changed_customers.append(result.customer_id)
@@ -117,6 +124,7 @@ def _store_page(
     report.created += part.created
     report.updated += part.updated
     report.unchanged += part.unchanged
+    report.suppressed += part.suppressed
     report.rejected.extend(part.rejected)
     report.changed_customers.extend(part.changed_customers)
 

@@ -25,6 +25,7 @@ from contracts import (
 from hub.consent import current_consents
 from hub.contacts.attributes import read_attributes
 from hub.contacts.pull import CONTACTS_STREAM, NotAContactSource, pull_contacts
+from hub.erasure.forget import forget
 from hub.events.cursors import read_cursor
 from hub.plugins import build_plugin_host
 from hub.runtime import open_runtime
@@ -174,3 +175,12 @@ def test_cli_pull_json_and_exit_code(crm, run_cli, monkeypatch):
     assert "contact #3: attributes.Bad Name" in result.err
     result = run_cli("-c", str(inst.config), "contacts", "pull", "--from", "crm")
     assert result.code == 0 and "0 created, 0 updated" in result.out
+
+
+def test_a_forgotten_person_pulled_again_is_counted_as_suppressed(crm):
+    _, runtime = crm
+    _pull(runtime)
+    asyncio.run(forget(runtime, _customer(runtime, "bob@example.com"), reason="art. 17"))
+    Crm.pages["c2"] = ContactPage(records=[_contact("bob@example.com")], next_cursor="c3")
+    report = _pull(runtime)
+    assert (report.suppressed, report.created, report.read) == (1, 0, 1)
