@@ -62,6 +62,7 @@ log = get_logger(__name__)
 FEED_PAGE = 1000
 Sleep = Callable[[float], Awaitable[None]]
 _Page = tuple[list[FeedItem], PagePlan]
+_Ready = tuple[list[Planned], FeedKey, str]
 
 
 class SyncProgress(Protocol):
@@ -121,6 +122,10 @@ class _SinkRun:
         self.after: FeedKey | None = None
         #: The next page, read and planned in a worker thread while a batch is in flight.
         self.next_page: asyncio.Future[_Page | None] | None = None
+        #: A batch taken and audited (committed), whose call is next: (batch, cover, id).
+        self.ready: _Ready | None = None
+        #: The feed is exhausted: the last, partial batch may go.
+        self.draining = False
         #: CPU seconds the last page cost, and seconds the last call spent waiting.
         self.page_cpu, self.vendor_wait = 0.0, 0.0
 
@@ -139,12 +144,15 @@ class _SinkRun:
                     self.report.count(decision)
                     self.frontier.read(item.key, plan.planned.get(item.customer_id))
                 self.after = items[-1].key
-                while len(self.frontier) >= self.target.batch_size:
+                # Batches are sent before the next page is read: a batch taken is confirmed
+                # before any customer after it can move the frontier.
+                while self._pending():
                     await self._send()
                 if not self.frontier:
                     self._commit_cursor()
                 self.progress.advance(name, len(items))
-            while self.frontier:
+            self.draining = True
+            while self.ready is not None or self.frontier:
                 await self._send()
             self._commit_cursor()
         except _SinkFailed as exc:
@@ -203,22 +211,37 @@ class _SinkRun:
             advance_sink_cursor(session, self.target.name, key)
         self.stored = key
 
-    async def _send(self) -> None:
+    def _preview(self) -> None:
+        """Dry run: count and sample the batch as if the sink had confirmed it."""
+        batch, cover = self.frontier.take(self.target.batch_size)
+        for planned in batch:
+            self.report.pushed(planned.action)
+            if len(self.report.sample) < SAMPLE_SIZE:
+                self.report.sample.append(sample_item(planned))
+        self.report.batches.append(Batch(uuid.uuid4().hex, len(batch), confirmed=False))
+        self.frontier.confirm(cover)
+
+    def _outgoing(self, session: Session) -> _Ready:
+        """Take the next batch and write its egress audit rows (committed before the call)."""
         batch, cover = self.frontier.take(self.target.batch_size)
         request_id = uuid.uuid4().hex
+        record_outgoing(
+            session, self.target.name, batch, request_id=request_id, actor=self.actor,
+            now=utcnow(),
+        )
+        return batch, cover, request_id
+
+    def _pending(self) -> bool:
+        return self.ready is not None or len(self.frontier) >= self.target.batch_size
+
+    async def _send(self) -> None:
         if self.dry_run:
-            for planned in batch:
-                self.report.pushed(planned.action)
-                if len(self.report.sample) < SAMPLE_SIZE:
-                    self.report.sample.append(sample_item(planned))
-            self.report.batches.append(Batch(request_id, len(batch), confirmed=False))
-            self.frontier.confirm(cover)
-            return
+            return self._preview()
         name = self.target.name
-        with self.units.write() as session:
-            record_outgoing(
-                session, name, batch, request_id=request_id, actor=self.actor, now=utcnow()
-            )
+        if self.ready is None:
+            with self.units.write() as session:
+                self.ready = self._outgoing(session)
+        (batch, cover, request_id), self.ready = self.ready, None
         self._prefetch()
         try:
             results = await self._upsert(batch)
@@ -240,6 +263,10 @@ class _SinkRun:
             key = self._capped(cover)
             if self.stored is None or key > self.stored:
                 advance_sink_cursor(session, name, key)
+            # The next batch's audit rows ride in this commit when it is already complete
+            # (one commit per batch instead of two); its call follows this commit.
+            if len(self.frontier) >= self.target.batch_size or (self.draining and self.frontier):
+                self.ready = self._outgoing(session)
         self.stored = key if self.stored is None or key > self.stored else self.stored
         self.frontier.confirm(cover)
         for planned in confirmed:
@@ -247,6 +274,7 @@ class _SinkRun:
         for (planned, reason), letter in zip(refused, letters, strict=True):
             self.report.rejected.append(RefusedItem(planned.view.pseudonym, reason, letter))
         self.report.batches.append(Batch(request_id, len(batch), confirmed=True))
+        return None
 
     async def _upsert(self, batch: Sequence[Planned]) -> list[UpsertResult]:
         name = self.target.name
