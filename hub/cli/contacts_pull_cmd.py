@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
 
-from contracts import BrickError
-from hub.cli.output import EXIT_INVALID, EXIT_VENDOR, emit_json, fail, progress_bar, stderr, stdout
+from hub.cli.output import emit_json, progress_bar, stdout
+from hub.cli.sources import exit_if_rejected, read_source, rejection_rows
 from hub.contacts.pull import NotAContactSource, pull_contacts
 
 __all__ = ["pull"]
@@ -28,22 +27,14 @@ def pull(
     stored), 4 when the brick kept failing (pages stored before stay, the next pull resumes).
     """
     runtime = ctx.obj.runtime()
-    runtime.ready_engine()
-    try:
-        with progress_bar(f"pulling contacts from {brick}", None) as advance:
-            report = asyncio.run(
-                pull_contacts(runtime, brick, max_pages=max_pages, progress=advance)
-            )
-    except NotAContactSource as exc:
-        fail(f"--from: {exc}")
-    except BrickError as exc:
-        fail(f"--from: brick {brick!r} failed: {type(exc).__name__}: {exc}", EXIT_VENDOR)
-    finally:
-        asyncio.run(runtime.aclose())
-    rejected = [
-        {"index": r.index, "field": r.field, "reason": r.reason, "dead_letter": r.dead_letter_id}
-        for r in report.rejected
-    ]
+    with progress_bar(f"pulling contacts from {brick}", None) as advance:
+        report = read_source(
+            runtime,
+            brick,
+            lambda: pull_contacts(runtime, brick, max_pages=max_pages, progress=advance),
+            NotAContactSource,
+        )
+    rejected = rejection_rows(report.rejected)
     if json_output:
         emit_json(
             {
@@ -66,11 +57,4 @@ def pull(
             f"{report.suppressed} suppressed, {len(rejected)} rejected{more}",
             markup=False,
         )
-    for item in rejected:
-        stderr.print(
-            f"contact #{item['index']}: {item['field']}: {item['reason']} "
-            f"(dead letter #{item['dead_letter']})",
-            markup=False,
-        )
-    if rejected:
-        raise typer.Exit(EXIT_INVALID)
+    exit_if_rejected(rejected, "contact")

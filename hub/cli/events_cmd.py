@@ -15,8 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from contracts import BrickError
-from hub.cli.output import EXIT_INVALID, EXIT_VENDOR, emit_json, fail, stderr, stdout
+from hub.cli.output import EXIT_INVALID, emit_json, fail, stderr, stdout
+from hub.cli.sources import exit_if_rejected, read_source, rejection_rows
 from hub.dead_letters import store_dead_letter
 from hub.events.intake import BATCH_SIZE, DEAD_LETTER_KIND, ingest_events
 from hub.events.letters import REPLAYABLE_KINDS, replayable_letters
@@ -144,19 +144,10 @@ def poll(
     brick kept failing (pages stored before stay stored, and the next poll resumes there).
     """
     runtime = ctx.obj.runtime()
-    runtime.ready_engine()
-    try:
-        report = asyncio.run(poll_events(runtime, brick, max_pages=max_pages))
-    except NotAnEventSource as exc:
-        fail(f"--from: {exc}")
-    except BrickError as exc:
-        fail(f"--from: brick {brick!r} failed: {type(exc).__name__}: {exc}", EXIT_VENDOR)
-    finally:
-        asyncio.run(runtime.aclose())
-    rejected = [
-        {"index": r.index, "field": r.field, "reason": r.reason, "dead_letter": r.dead_letter_id}
-        for r in report.rejected
-    ]
+    report = read_source(
+        runtime, brick, lambda: poll_events(runtime, brick, max_pages=max_pages), NotAnEventSource
+    )
+    rejected = rejection_rows(report.rejected)
     if json_output:
         emit_json(
             {
@@ -175,14 +166,7 @@ def poll(
             f"{_summary_line(report.accepted, report.duplicates, len(rejected))}{more}",
             markup=False,
         )
-    for item in rejected:
-        stderr.print(
-            f"event #{item['index']}: {item['field']}: {item['reason']} "
-            f"(dead letter #{item['dead_letter']})",
-            markup=False,
-        )
-    if rejected:
-        raise typer.Exit(EXIT_INVALID)
+    exit_if_rejected(rejected, "event")
 
 
 def _letter_row(letter: Any) -> dict[str, Any]:

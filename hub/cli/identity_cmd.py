@@ -7,14 +7,13 @@ after the core's retries (pages stored before stay stored).
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy.exc import IntegrityError
 
-from contracts import BrickError
-from hub.cli.output import EXIT_INVALID, EXIT_VENDOR, emit_json, fail, mask, stderr, stdout
+from hub.cli.output import emit_json, fail, mask, stdout
+from hub.cli.sources import exit_if_rejected, read_source, rejection_rows
 from hub.identity.links import NotALinkSource, pull_links
 from hub.identity.merges import MergeError, unmerge
 from hub.identity.show import (
@@ -54,19 +53,10 @@ def pull(
     --from is not an enabled identity link source, 4 when the brick kept failing.
     """
     runtime = ctx.obj.runtime()
-    runtime.ready_engine()
-    try:
-        report = asyncio.run(pull_links(runtime, brick, max_pages=max_pages))
-    except NotALinkSource as exc:
-        fail(f"--from: {exc}")
-    except BrickError as exc:
-        fail(f"--from: brick {brick!r} failed: {type(exc).__name__}: {exc}", EXIT_VENDOR)
-    finally:
-        asyncio.run(runtime.aclose())
-    rejected = [
-        {"index": r.index, "field": r.field, "reason": r.reason, "dead_letter": r.dead_letter_id}
-        for r in report.rejected
-    ]
+    report = read_source(
+        runtime, brick, lambda: pull_links(runtime, brick, max_pages=max_pages), NotALinkSource
+    )
+    rejected = rejection_rows(report.rejected)
     if json_output:
         emit_json(
             {
@@ -92,14 +82,7 @@ def pull(
             f"{len(rejected)} rejected; {report.replayed} parked event(s) replayed{more}",
             markup=False,
         )
-    for item in rejected:
-        stderr.print(
-            f"link #{item['index']}: {item['field']}: {item['reason']} "
-            f"(dead letter #{item['dead_letter']})",
-            markup=False,
-        )
-    if rejected:
-        raise typer.Exit(EXIT_INVALID)
+    exit_if_rejected(rejected, "link")
 
 
 def _shown_value(item: IdentifierView) -> str:
