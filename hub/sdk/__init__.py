@@ -11,6 +11,7 @@
 - ``hub.sdk.http``: ``HttpBrickSettings``, ``build_client``, ``request`` / ``raise_for_status``
   (vendor answers and transport failures raised as contract errors, for the core to retry).
 - ``hub.sdk.webhooks``: constant-time comparison, HMAC verification, replay windows.
+- ``hub.sdk.settings``: ``Duration``, the one duration type of the whole config file.
 """
 
 import pluggy

@@ -10,74 +10,24 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from string import Formatter
-from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BeforeValidator,
     Field,
-    PlainSerializer,
     SecretStr,
-    WithJsonSchema,
     field_validator,
 )
 
 from hub.sdk.http import HttpBrickSettings
+from hub.sdk.settings import Duration, format_duration, parse_duration
 
 __all__ = ["CART_URL_FIELDS", "MagentoSettings", "format_duration", "parse_duration"]
 
 #: Placeholders a ``cart_url`` template may use.
 CART_URL_FIELDS = frozenset({"cart_id"})
 
-_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d{{1,6}}){unit})?" for unit in _UNITS))
-_DURATION_HINT = "use a number and a unit, largest first, e.g. 30m, 1h, 7d, 1d12h"
 _NAMESPACE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _TOKEN = re.compile(r"^\S{16,256}$")
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90s"``, ``"15m"``, ``"1h"``, ``"7d"``, ``"2w"``, ``"1d12h"`` -> ``timedelta``.
-
-    People write config, so the unit is always spelled out: a bare ``3600`` could mean seconds
-    or minutes. ``"0s"`` is a valid (zero) duration; bounds are each setting's business.
-    """
-    match = _DURATION.fullmatch(text.strip())
-    if not text.strip() or match is None or not any(match.groupdict().values()):
-        raise ValueError(f"not a duration: {_DURATION_HINT}")
-    return timedelta(
-        seconds=sum(int(n) * _UNITS[unit] for unit, n in match.groupdict().items() if n)
-    )
-
-
-def format_duration(value: timedelta) -> str:
-    """The compact form ``parse_duration`` reads back (``timedelta(hours=36)`` -> ``"1d12h"``)."""
-    remaining = int(value.total_seconds())
-    if remaining == 0:
-        return "0s"
-    parts = []
-    for unit, size in _UNITS.items():
-        if unit != "w" and remaining >= size:
-            count, remaining = divmod(remaining, size)
-            parts.append(f"{count}{unit}")
-    return "".join(parts)
-
-
-def _duration(value: object) -> timedelta:
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, str):
-        return parse_duration(value)
-    raise ValueError(f"must be text with a unit: {_DURATION_HINT}")
-
-
-#: A duration written with units in TOML, a ``timedelta`` in code.
-DurationText = Annotated[
-    timedelta,
-    BeforeValidator(_duration),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "examples": ["1h", "7d"]}),
-]
 
 
 def _within(
@@ -95,11 +45,11 @@ class MagentoSettings(HttpBrickSettings):
     appended to it); ``/rest/all`` or ``/rest`` alone also work."""
     access_token: SecretStr
     """Access token of the Magento Integration (System > Integrations), sent as a bearer token."""
-    abandonment_delay: DurationText = Field(default="1h", validate_default=True)
+    abandonment_delay: Duration = Field(default="1h", validate_default=True)
     """A cart untouched this long (and still active, with an email) is ``cart.abandoned``."""
-    first_poll_lookback: DurationText = Field(default="7d", validate_default=True)
+    first_poll_lookback: Duration = Field(default="7d", validate_default=True)
     """How far back the very first poll (no stored cursor yet) starts."""
-    settle_delay: DurationText = Field(default="1m", validate_default=True)
+    settle_delay: Duration = Field(default="1m", validate_default=True)
     """Orders and customers younger than this are left for the next poll, so a record written
     by a transaction still committing when the shop is read (or later in the same second) is
     not skipped. At least one second: Magento's timestamps have no finer grain."""

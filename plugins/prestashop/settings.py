@@ -11,71 +11,22 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from string import Formatter
-from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BeforeValidator,
     Field,
-    PlainSerializer,
     SecretStr,
-    WithJsonSchema,
     field_validator,
 )
 
 from hub.sdk.http import HttpBrickSettings
+from hub.sdk.settings import Duration, parse_duration
 
-__all__ = ["CART_URL_FIELDS", "DurationText", "PrestaShopSettings", "parse_duration"]
+__all__ = ["CART_URL_FIELDS", "Duration", "PrestaShopSettings", "parse_duration"]
 
 #: Placeholders a ``cart_url`` template may use.
 CART_URL_FIELDS = frozenset({"cart_id", "customer_id"})
-
-_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
-_COMPACT = re.compile("".join(f"(?:(?P<{unit}>[0-9]+){unit})?" for unit in _UNITS))
-_ISO = re.compile(
-    r"P(?:(?P<w>[0-9]+)W)?(?:(?P<d>[0-9]+)D)?"
-    r"(?:T(?=[0-9])(?:(?P<h>[0-9]+)H)?(?:(?P<m>[0-9]+)M)?(?:(?P<s>[0-9]+)S)?)?"
-)
 _LOCALE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*$")
-_HINT = "use a number and a unit, largest first, e.g. 30m, 1h, 1d12h, 7d (or ISO 8601 PT1H)"
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"1h"``, ``"1d12h"``, ``"90m"``, ISO ``"PT1H30M"``, or a ``timedelta`` (a round trip).
-
-    Months and years are refused by the grammar: their length varies. The message never
-    repeats the offending text at length (it is config, but it could be anything).
-    """
-    if isinstance(value, timedelta):
-        return value
-    if not isinstance(value, str):
-        raise ValueError(f"a duration is text: {_HINT}")
-    text = value.strip()
-    match = _COMPACT.fullmatch(text) or _ISO.fullmatch(text.upper())
-    if not text or match is None or not any(match.groupdict().values()):
-        raise ValueError(f"invalid duration: {_HINT}")
-    seconds = sum(int(n) * _UNITS[unit] for unit, n in match.groupdict().items() if n)
-    return timedelta(seconds=seconds)
-
-
-def _format_duration(value: timedelta) -> str:
-    """Back to the compact text, so ``hub config show`` prints what people write."""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in _UNITS.items():
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
-
-
-#: A duration written as text in TOML, held as a ``timedelta``; text in JSON and the schema.
-DurationText = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(_format_duration, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "examples": ["30m", "1h", "1d12h", "7d"]}),
-]
 
 
 class PrestaShopSettings(HttpBrickSettings):
@@ -90,12 +41,12 @@ class PrestaShopSettings(HttpBrickSettings):
 
     PrestaShop stores dates in that zone's wall-clock time without an offset; the brick converts
     them to UTC with it (DST included), so it must be the shop's own setting."""
-    abandonment_delay: DurationText = Field(default="1h", validate_default=True)
+    abandonment_delay: Duration = Field(default="1h", validate_default=True)
     """How long a cart must stay untouched, without an order, before it counts as abandoned."""
-    first_poll_lookback: DurationText = Field(default="7d", validate_default=True)
+    first_poll_lookback: Duration = Field(default="7d", validate_default=True)
     """History the first poll or pull (no cursor yet) reads, per stream, counted back from
     the stream's bound (``now - abandonment_delay`` for carts, ``now - settle_delay`` else)."""
-    settle_delay: DurationText = Field(default="2m", validate_default=True)
+    settle_delay: Duration = Field(default="2m", validate_default=True)
     """How far behind the present orders and customers are read, so every row written in one
     second is committed before that second is passed (also absorbs hub/shop clock drift)."""
     page_size: int = Field(default=50, ge=1, le=200)

@@ -37,7 +37,7 @@ def test_durations_serialise_back_to_text() -> None:
     loaded = settings(abandonment_delay="1d12h", first_poll_lookback="2w", settle_delay="1s")
     dumped = loaded.model_dump(mode="json")
     assert dumped["abandonment_delay"] == "1d12h"
-    assert dumped["first_poll_lookback"] == "14d"
+    assert dumped["first_poll_lookback"] == "2w"
     assert dumped["settle_delay"] == "1s"
     assert MagentoSettings.model_validate({**dumped, "access_token": TOKEN}) == loaded
 
@@ -75,14 +75,14 @@ def test_cart_link_template() -> None:
         ({"access_token": "has spaces in the middle ok?"}, "access_token", "no spaces"),
         ({"abandonment_delay": "1 hour"}, "abandonment_delay", "a number and a unit"),
         ({"abandonment_delay": "3600"}, "abandonment_delay", "a number and a unit"),
-        ({"abandonment_delay": 3600}, "abandonment_delay", "text with a unit"),
+        ({"abandonment_delay": 3600}, "abandonment_delay", "a number and a unit"),
         ({"abandonment_delay": "1m"}, "abandonment_delay", "between 5m and 30d"),
         ({"abandonment_delay": "31d"}, "abandonment_delay", "between 5m and 30d"),
         ({"abandonment_delay": "30m1h"}, "abandonment_delay", "largest first"),
-        ({"first_poll_lookback": "0s"}, "first_poll_lookback", "between 1m and 365d"),
+        ({"first_poll_lookback": "0s"}, "first_poll_lookback", "longer than zero"),
         ({"first_poll_lookback": "53w"}, "first_poll_lookback", "between 1m and 365d"),
         ({"settle_delay": "2h"}, "settle_delay", "between 1s and 1h"),
-        ({"settle_delay": "0s"}, "settle_delay", "between 1s and 1h"),
+        ({"settle_delay": "0s"}, "settle_delay", "longer than zero"),
         ({"page_size": 0}, "page_size", "greater than or equal to 1"),
         ({"page_size": 501}, "page_size", "less than or equal to 500"),
         ({"namespace": "My Shop"}, "namespace", "lower-case"),
@@ -126,7 +126,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 
 
-@given(st.integers(min_value=0, max_value=400 * 86_400))
+@given(st.integers(min_value=1, max_value=400 * 86_400))
 def test_durations_round_trip(seconds: int) -> None:
     value = timedelta(seconds=seconds)
     assert parse_duration(format_duration(value)) == value
