@@ -92,7 +92,8 @@ def _print(report: SyncReport) -> None:
         pull = report.pull
         counts = (
             f"{pull.created} created, {pull.updated} updated, {pull.unchanged} unchanged, "
-            f"{len(pull.rejected)} rejected"
+            + (f"{pull.suppressed} suppressed, " if pull.suppressed else "")
+            + f"{len(pull.rejected)} rejected"
             if pull is not None
             else "counts lost in the failure"
         )

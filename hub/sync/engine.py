@@ -126,8 +126,9 @@ class _SinkRun:
         self.ready: _Ready | None = None
         #: The feed is exhausted: the last, partial batch may go.
         self.draining = False
-        #: CPU seconds the last page cost, and seconds the last call spent waiting.
-        self.page_cpu, self.vendor_wait = 0.0, 0.0
+        #: CPU seconds the last page cost, and seconds the last call spent waiting (unknown
+        #: before the first call: assume a vendor slow enough to read ahead).
+        self.page_cpu, self.vendor_wait = 0.0, float("inf")
 
     async def run(self) -> SinkReport:
         name = self.target.name

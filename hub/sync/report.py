@@ -148,6 +148,7 @@ class SyncReport:
                 created=self.pull.created,
                 updated=self.pull.updated,
                 unchanged=self.pull.unchanged,
+                suppressed=self.pull.suppressed,
                 rejected=[
                     {"index": r.index, "field": r.field, "reason": r.reason,
                      "dead_letter": r.dead_letter_id}

@@ -51,6 +51,9 @@ async def preview_pull(
                     RejectedContact(offset + index, result.field, result.reason, 0)
                 )
                 continue
+            if result.suppressed:
+                report.suppressed += 1  # an erased person's contact point: never pushed
+                continue
             setattr(report, result.status, getattr(report, result.status) + 1)
             if result.status != "unchanged":
                 report.changed_customers.append(result.customer_id)
