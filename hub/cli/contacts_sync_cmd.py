@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -18,6 +19,9 @@ from hub.sync.targets import SyncOptionError
 
 __all__ = ["sync"]
 
+#: Seconds between two "source: N record(s) read" lines when stderr is not a terminal.
+_EVERY = 5.0
+
 
 class _Lines:
     """Not a terminal: a plain line on stderr per sink start, each tenth done, and the end."""
@@ -26,10 +30,13 @@ class _Lines:
         self.totals: dict[str, int] = {}
         self.done: dict[str, int] = {}
         self.pulled_total = 0
+        self.last_line = float("-inf")
 
     def pulled(self, records: int) -> None:
         self.pulled_total += records
-        stderr.print(f"source: {self.pulled_total} record(s) read", markup=False)
+        if time.monotonic() - self.last_line >= _EVERY:  # the first page, then every 5 s
+            self.last_line = time.monotonic()
+            stderr.print(f"source: {self.pulled_total} record(s) read", markup=False)
 
     def start(self, sink: str, total: int) -> None:
         self.totals[sink], self.done[sink] = total, 0

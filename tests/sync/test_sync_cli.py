@@ -172,3 +172,20 @@ def test_ctrl_c_keeps_what_was_confirmed(run_cli, hub, vendors):
     assert "brevo: 8 read, 0 created, 0 updated, 0 unsubscribed, 4 unchanged" in result.out
     assert "onesignal: 8 read, 2 created" in result.out
     assert len(vendors.delivered("brevo")) == 4  # Brevo was not sent anything twice
+
+
+def test_a_terminal_gets_progress_bars(run_cli, hub, vendors, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import hub.cli.contacts_sync_cmd as command
+
+    screen = io.StringIO()
+    monkeypatch.setattr(command, "stderr", Console(file=screen, force_terminal=True, width=100))
+    Crm.serve(_people())
+    result = _sync(run_cli, hub, "--from", "crm", "--to", "brevo,onesignal")
+    assert result.code == 0, result.err
+    drawn = screen.getvalue()
+    assert "syncing to brevo" in drawn and "syncing to onesignal" in drawn
+    assert "changed customer(s) to examine" not in drawn  # no plain lines on a terminal
