@@ -62,7 +62,7 @@ def dmp(tmp_path, database_url):
     inst = make_installation(
         tmp_path / "h",
         database_url=database_url,
-        extra=AUDIENCES + '[sending]\nbackoff_initial = "1s"\n',
+        extra=AUDIENCES + '[sending]\nmax_attempts = 2\nbackoff_initial = "1s"\n',
         bricks='[bricks.dmp]\npurposes = ["profiling"]\n'
         '[bricks.outbox]\npurposes = ["marketing"]\n',
         migrate=False,
