@@ -110,3 +110,23 @@ def run_cli(capsys: pytest.CaptureFixture[str]):
         return CliResult(code, captured.out, captured.err)
 
     return run
+
+
+#: Tests that each take tens of seconds. pytest-xdist hands tests out in collection order, so
+#: when these come last (most sit in late folders) one worker runs them alone while the other
+#: idles; started first, they overlap with everything else. The sort is stable and the same on
+#: every worker, as xdist requires.
+_LONG_RUNNING = (
+    "tests/sync/test_sync_100k.py",
+    "tests/server/test_fuzz.py",
+    "tests/pressure/test_ledger_state_machine.py",
+    "tests/pressure/test_concurrency.py",
+    "tests/test_decommission.py",
+    "tests/worker/test_two_workers.py",
+    "tests/erasure/test_third_party.py",
+    "plugins/unomi/tests/test_core_flow.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_LONG_RUNNING))
