@@ -15,15 +15,16 @@ import re
 import sys
 import threading
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 __all__ = (
-    "build_processors", "configure_logging", "forget_secrets", "get_logger", "redact",
-    "register_secret",
+    "build_processors", "configure_logging", "forget_secrets", "get_logger", "isolated_secrets",
+    "redact", "register_secret",
 )  # fmt: skip
 
 REDACTED = "[redacted]"
@@ -84,7 +85,11 @@ _NOT_A_PHONE_RE = re.compile(r"\d+\.\d+|\d{1,3}(?:\.\d{1,3}){3}")  # decimals, I
 
 _secrets_lock = threading.Lock()
 _secret_values: set[str] = set()
+#: Compiled on the first log line after a registration, not at each registration: a process
+#: that loads many configurations (a test run, a server reloading) would otherwise recompile
+#: an ever longer pattern once per secret.
 _secret_re: re.Pattern[str] | None = None
+_secret_re_stale = False
 
 
 def register_secret(value: str | bytes | None) -> None:
@@ -94,7 +99,7 @@ def register_secret(value: str | bytes | None) -> None:
     body), so config loaders register every secret they read. Values under 6 characters are
     ignored: scrubbing ``"abc"`` from every line would wreck the logs and protect nothing.
     """
-    global _secret_re
+    global _secret_re_stale
     if value is None:
         return
     if isinstance(value, bytes):
@@ -107,17 +112,46 @@ def register_secret(value: str | bytes | None) -> None:
     with _secrets_lock:
         # The URL-encoded form is what shows up in DSNs and query strings.
         _secret_values.update({value, urllib.parse.quote(value, safe="")})
-        # Longest first, so a secret containing another one is replaced whole.
-        ordered = sorted(_secret_values, key=len, reverse=True)
-        _secret_re = re.compile("|".join(map(re.escape, ordered)))
+        _secret_re_stale = True
+
+
+def _secret_pattern() -> re.Pattern[str] | None:
+    global _secret_re, _secret_re_stale
+    if _secret_re_stale:
+        with _secrets_lock:
+            if _secret_re_stale:
+                # Longest first, so a secret containing another one is replaced whole.
+                ordered = sorted(_secret_values, key=len, reverse=True)
+                _secret_re = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+                _secret_re_stale = False
+    return _secret_re
 
 
 def forget_secrets() -> None:
     """Drop every registered secret (tests need isolation between cases)."""
-    global _secret_re
+    global _secret_re, _secret_re_stale
     with _secrets_lock:
         _secret_values.clear()
-        _secret_re = None
+        _secret_re, _secret_re_stale = None, False
+
+
+@contextmanager
+def isolated_secrets() -> Iterator[None]:
+    """Forget, on exit, the secrets registered inside the block (those known before stay).
+
+    Each test installation has fresh keys; without this, a test run accumulates thousands of
+    secrets and every log line is matched against all of them.
+    """
+    global _secret_re_stale
+    with _secrets_lock:
+        before = set(_secret_values)
+    try:
+        yield
+    finally:
+        with _secrets_lock:
+            if _secret_values != before:
+                _secret_values.intersection_update(before)
+                _secret_re_stale = True
 
 
 @functools.lru_cache(maxsize=4096)
@@ -179,7 +213,7 @@ def _mask_phone(match: re.Match[str]) -> str:
 
 def _scrub_text(text: str) -> str:
     """Free-text rules; secrets first, so a secret looking like an email stays a secret."""
-    pattern = _secret_re
+    pattern = _secret_pattern()
     if pattern is not None:
         text = pattern.sub(SECRET, text)
     if "@" in text and "://" in text:

@@ -13,10 +13,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from sqlalchemy.exc import IntegrityError
+
 from hub.logs import get_logger
 from hub.retries import RetryPolicy, call_with_retries
 
-__all__ = ["Drained", "Page", "drain_pages"]
+__all__ = ["Drained", "Page", "drain_pages", "store_page_once_more_on_collision"]
 
 log = get_logger(__name__)
 
@@ -30,6 +32,7 @@ class Page(Protocol):
 
 
 P = TypeVar("P", bound=Page)
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,3 +72,19 @@ async def drain_pages(
             log.warning("source reports more pages without a new cursor", what=what)
             break
     return done
+
+
+def store_page_once_more_on_collision(write: Callable[[], T], *, what: str, brick: str) -> T:
+    """Run one page's transaction; run it a second time if it collided with a concurrent writer.
+
+    Two pulls (or a pull and the webhook server) may create the same person or event at once:
+    the loser's transaction fails on a unique constraint and rolls back whole. Running it again
+    is then enough, because the second attempt sees the winner's rows and updates them instead;
+    a second collision is a real fault and propagates. ``write`` must count nothing until its
+    transaction committed.
+    """
+    try:
+        return write()
+    except IntegrityError:
+        log.info("page collided with a concurrent writer, retrying", what=what, brick=brick)
+        return write()

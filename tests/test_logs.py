@@ -26,6 +26,7 @@ from hub.logs import (
     configure_logging,
     forget_secrets,
     get_logger,
+    isolated_secrets,
     redact,
     register_secret,
 )
@@ -236,6 +237,28 @@ def test_forget_secrets_stops_scrubbing(stream: io.StringIO) -> None:
     forget_secrets()
     get_logger("t").info(SECRET_VALUE)
     assert only_record(stream)["event"] == SECRET_VALUE
+
+
+def test_isolated_secrets_forgets_only_what_the_block_registered(stream: io.StringIO) -> None:
+    register_secret(SECRET_VALUE)
+    with isolated_secrets():
+        register_secret("inner-secret-0001")
+        get_logger("t").info(f"{SECRET_VALUE} inner-secret-0001")
+    get_logger("t").info(f"{SECRET_VALUE} inner-secret-0001")
+    inside, after = (json.loads(line)["event"] for line in stream.getvalue().splitlines())
+    assert inside == "[secret] [secret]"
+    assert after == "[secret] inner-secret-0001"
+
+
+def test_a_secret_registered_after_a_log_line_is_scrubbed_from_the_next(
+    stream: io.StringIO,
+) -> None:
+    """The pattern is compiled lazily: a registration after it was built must still count."""
+    register_secret(SECRET_VALUE)
+    get_logger("t").info("first line")
+    register_secret("later-secret-0002")
+    get_logger("t").info(f"{SECRET_VALUE} later-secret-0002")
+    assert json.loads(stream.getvalue().splitlines()[-1])["event"] == "[secret] [secret]"
 
 
 def test_email_in_event_message(stream: io.StringIO) -> None:

@@ -14,14 +14,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
-
 from contracts import Capability, ContactPage, ContactSource
 from hub.contacts.apply import ContactRejected, apply_contacts
 from hub.dead_letters import store_dead_letter
 from hub.events.cursors import advance_cursor, read_cursor
-from hub.logs import get_logger
-from hub.paging import drain_pages
+from hub.paging import drain_pages, store_page_once_more_on_collision
 from hub.retries import RetryPolicy
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
@@ -36,8 +33,6 @@ __all__ = [
     "contact_source",
     "pull_contacts",
 ]
-
-log = get_logger(__name__)
 
 #: The stream name of ``ContactSource.read_changes`` cursors in ``source_cursors``.
 CONTACTS_STREAM = "contacts"
@@ -146,12 +141,11 @@ async def pull_contacts(
 
     def store(page: ContactPage) -> None:
         offset = report.read
-        try:
-            _store_page(runtime, brick, page, offset, report)
-        except IntegrityError:
-            # A concurrent writer created one of these people first: the retry sees them.
-            log.info("contact page collided with a concurrent writer, retrying", brick=brick)
-            _store_page(runtime, brick, page, offset, report)
+        store_page_once_more_on_collision(
+            lambda: _store_page(runtime, brick, page, offset, report),
+            what="contact page",
+            brick=brick,
+        )
         if progress is not None:
             progress(len(page.records))
 

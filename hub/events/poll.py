@@ -12,20 +12,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
-
 from contracts import Capability, EventPage, EventSource
 from hub.events.cursors import EVENTS_STREAM, advance_cursor, read_cursor
 from hub.events.intake import IntakeReport, Rejection, ingest_in_session, notify_stored
-from hub.logs import get_logger
-from hub.paging import drain_pages
+from hub.paging import drain_pages, store_page_once_more_on_collision
 from hub.retries import RetryPolicy
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
 
 __all__ = ["NotAnEventSource", "PollReport", "poll_events"]
-
-log = get_logger(__name__)
 
 
 class NotAnEventSource(Exception):
@@ -57,18 +52,15 @@ def _event_source(runtime: Runtime, name: str) -> EventSource:
 
 def _store_page(runtime: Runtime, name: str, page: EventPage, offset: int) -> IntakeReport:
     items = list(enumerate(page.events, offset))
-    for attempt in (1, 2):
-        try:
-            with session_scope(runtime.ready_engine()) as session:
-                report = ingest_in_session(session, runtime, items, source=name)
-                if page.next_cursor is not None:
-                    advance_cursor(session, name, EVENTS_STREAM, page.next_cursor)
-            return report
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("event page collided with a concurrent writer, retrying", brick=name)
-    raise AssertionError("unreachable")
+
+    def write() -> IntakeReport:
+        with session_scope(runtime.ready_engine()) as session:
+            report = ingest_in_session(session, runtime, items, source=name)
+            if page.next_cursor is not None:
+                advance_cursor(session, name, EVENTS_STREAM, page.next_cursor)
+        return report
+
+    return store_page_once_more_on_collision(write, what="event page", brick=name)
 
 
 async def poll_events(

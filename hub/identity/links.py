@@ -27,7 +27,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from contracts import Capability, IdentityLink, IdentityLinkPage, IdentityLinkSource, LinkEvidence
@@ -39,7 +38,7 @@ from hub.identity.parked import replay_parked
 from hub.identity.resolution import Claim, IdentityConflict, NormalisedIdentifier
 from hub.identity.service import Resolution
 from hub.logs import get_logger
-from hub.paging import drain_pages
+from hub.paging import drain_pages, store_page_once_more_on_collision
 from hub.retries import RetryPolicy
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
@@ -180,19 +179,15 @@ def _count(report: LinkReport, result: Resolution) -> None:
 def _store_page(
     runtime: Runtime, brick: str, page: IdentityLinkPage, offset: int
 ) -> tuple[LinkReport, IntakeReport]:
-    for attempt in (1, 2):
+    def write() -> tuple[LinkReport, IntakeReport]:
         part, stored = LinkReport(brick=brick), IntakeReport()
-        try:
-            with session_scope(runtime.ready_engine()) as session:
-                _apply_page(session, runtime, brick, page, offset, part, stored)
-                if page.next_cursor is not None:
-                    advance_cursor(session, brick, LINKS_STREAM, page.next_cursor)
-            return part, stored
-        except IntegrityError:
-            if attempt == 2:
-                raise
-            log.info("link page collided with a concurrent writer, retrying", brick=brick)
-    raise AssertionError("unreachable")
+        with session_scope(runtime.ready_engine()) as session:
+            _apply_page(session, runtime, brick, page, offset, part, stored)
+            if page.next_cursor is not None:
+                advance_cursor(session, brick, LINKS_STREAM, page.next_cursor)
+        return part, stored
+
+    return store_page_once_more_on_collision(write, what="link page", brick=brick)
 
 
 async def pull_links(
