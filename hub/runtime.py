@@ -12,6 +12,7 @@ made ready: every door that checks ``ConfiguredBrick.enabled`` then refuses it, 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +38,12 @@ from hub.pressure.ledger import Ledger
 from hub.pressure.policy import Policy
 from hub.storage.db import create_db_engine, normalise_url, require_current_schema
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["SCHEMA_RECHECK_SECONDS", "Runtime", "open_runtime"]
+
+#: How long a successful schema check holds. A server or worker asks ``ready_engine`` before
+#: every unit of work; reading the revision each time cost more than a whole event intake,
+#: and a schema changed under a running process is still noticed within this delay.
+SCHEMA_RECHECK_SECONDS = 5.0
 
 
 @dataclass
@@ -48,6 +54,8 @@ class Runtime:
     _instances: dict[str, Brick] = field(default_factory=dict, repr=False)
     #: Decommissioned bricks as config made them, to restore when one is reinstated.
     _retired: dict[str, ConfiguredBrick] = field(default_factory=dict, repr=False)
+    #: ``time.monotonic()`` until which the last schema check holds.
+    _schema_checked_until: float = field(default=0.0, repr=False)
 
     @cached_property
     def keys(self) -> KeyRing:
@@ -89,7 +97,9 @@ class Runtime:
         """The engine for data work: keys checked first (no customer data is touched without
         them, ``KeyMaterialError``), then the schema (``DatabaseNotReady``)."""
         _ = self.keys
-        require_current_schema(self.engine)
+        if time.monotonic() >= self._schema_checked_until:
+            require_current_schema(self.engine)
+            self._schema_checked_until = time.monotonic() + SCHEMA_RECHECK_SECONDS
         self._apply_decommissions()
         return self.engine
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlmodel import select
 
 from hub.storage.db import (
@@ -83,3 +84,23 @@ def test_db_cli(run_cli, tmp_path, database_url):
     assert "upgraded" in done.out
     again = run_cli("--config", str(inst.config), "db", "upgrade")
     assert "already at" in again.out
+
+
+def test_a_running_process_notices_a_schema_change_within_the_recheck_delay(
+    sqlite_installation, monkeypatch
+):
+    """``ready_engine`` runs before every unit of work, so it re-reads the revision only every
+    few seconds; a schema moved under a running server is still refused after that delay."""
+    import hub.runtime
+
+    now = [1000.0]
+    monkeypatch.setattr(hub.runtime.time, "monotonic", lambda: now[0])
+    runtime = sqlite_installation.runtime()
+    runtime.ready_engine()
+    with runtime.engine.begin() as connection:  # as a newer hub's `hub db upgrade` would
+        connection.execute(text("UPDATE alembic_version SET version_num = 'from_the_future'"))
+    runtime.ready_engine()  # within the delay: the earlier check still holds
+    now[0] += hub.runtime.SCHEMA_RECHECK_SECONDS
+    with pytest.raises(DatabaseNotReady, match="from_the_future"):
+        runtime.ready_engine()
+    runtime.engine.dispose()
