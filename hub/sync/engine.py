@@ -9,6 +9,12 @@ The cursor only ever covers customers that are handled (pushed and confirmed, un
 skipped), so a crash, a Ctrl-C or a sink failing after its retries resumes at the first
 unconfirmed batch: no gap, and no duplicate beyond a batch whose confirmation was lost between
 the vendor's answer and the commit (upserts are idempotent at the vendor, by pseudonym).
+
+The database work hides behind the vendor's latency: while batch *k* is in flight, a worker
+thread commits batch *k-1*'s confirmation together with the audit rows of batch *k+1*, and
+another reads and plans the next page. A Ctrl-C or a failing sink waits for that commit, then
+withdraws the audit rows of the batch that will not be sent; only a hard crash can leave them
+(an audit row then says the hub was about to send, as before the call).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from hub.sync.feed import (
     encode_cursor,
     read_feed,
 )
-from hub.sync.frontier import Frontier
+from hub.sync.frontier import Frontier, Taken
 from hub.sync.plan import PagePlan, Planned, plan_page, read_page
 from hub.sync.records import (
     advance_sink_cursor,
@@ -47,6 +53,7 @@ from hub.sync.records import (
     record_outgoing,
     record_refused,
     sink_cursor,
+    withdraw_outgoing,
 )
 from hub.sync.report import Batch, RefusedItem, SinkReport, SyncReport
 from hub.sync.source import preview_pull
@@ -62,7 +69,10 @@ log = get_logger(__name__)
 FEED_PAGE = 1000
 Sleep = Callable[[float], Awaitable[None]]
 _Page = tuple[list[FeedItem], PagePlan]
-_Ready = tuple[list[Planned], FeedKey, str]
+#: A batch taken and audited (committed or committing): (batch, ticket, request id).
+_Ready = tuple[list[Planned], Taken[FeedKey], str]
+#: A batch the sink answered, not yet confirmed in the store: (ready, confirmed, refused).
+_Answered = tuple[_Ready, list[Planned], list[tuple[Planned, str]]]
 
 
 class SyncProgress(Protocol):
@@ -122,8 +132,13 @@ class _SinkRun:
         self.after: FeedKey | None = None
         #: The next page, read and planned in a worker thread while a batch is in flight.
         self.next_page: asyncio.Future[_Page | None] | None = None
-        #: A batch taken and audited (committed), whose call is next: (batch, cover, id).
+        #: A batch taken and audited (committed), whose call is next.
         self.ready: _Ready | None = None
+        #: The last batch the sink answered, whose confirmation is not committed yet.
+        self.answered: _Answered | None = None
+        #: The worker thread committing an answer (and the next batch's audit rows), with
+        #: that answer.
+        self.committing: tuple[asyncio.Future[list[int | None]], _Answered | None] | None = None
         #: The feed is exhausted: the last, partial batch may go.
         self.draining = False
         #: CPU seconds the last page cost, and seconds the last call spent waiting (unknown
@@ -145,16 +160,19 @@ class _SinkRun:
                     self.report.count(decision)
                     self.frontier.read(item.key, plan.planned.get(item.customer_id))
                 self.after = items[-1].key
-                # Batches are sent before the next page is read: a batch taken is confirmed
-                # before any customer after it can move the frontier.
+                # Full batches go before the next page is read. The last answer may still be
+                # committing: customers read meanwhile extend its cover, never the cursor.
                 while self._pending():
                     await self._send()
                 if not self.frontier:
+                    if not plan.planned:  # nothing to send: no call to hide the commit behind
+                        await self._settle(commit_answered=True)
                     self._commit_cursor()
                 self.progress.advance(name, len(items))
             self.draining = True
             while self.ready is not None or self.frontier:
                 await self._send()
+            await self._settle(commit_answered=True)
             self._commit_cursor()
         except _SinkFailed as exc:
             self.report.error = str(exc)
@@ -222,33 +240,102 @@ class _SinkRun:
         self.report.batches.append(Batch(uuid.uuid4().hex, len(batch), confirmed=False))
         self.frontier.confirm(cover)
 
-    def _outgoing(self, session: Session) -> _Ready:
-        """Take the next batch and write its egress audit rows (committed before the call)."""
-        batch, cover = self.frontier.take(self.target.batch_size)
-        request_id = uuid.uuid4().hex
+    def _take(self) -> tuple[list[Planned], Taken[FeedKey], str]:
+        batch, ticket = self.frontier.take(self.target.batch_size)
+        return batch, ticket, uuid.uuid4().hex
+
+    def _audit(self, session: Session, ready: _Ready) -> None:
+        """The batch's egress audit rows, committed before its call."""
+        batch, _, request_id = ready
         record_outgoing(
             session, self.target.name, batch, request_id=request_id, actor=self.actor,
             now=utcnow(),
         )
-        return batch, cover, request_id
 
     def _pending(self) -> bool:
         return self.ready is not None or len(self.frontier) >= self.target.batch_size
 
+    def _next_is_due(self) -> bool:
+        """A next batch can be taken now: a full one, or the rest once the feed is drained."""
+        return len(self.frontier) >= self.target.batch_size or (
+            self.draining and bool(self.frontier)
+        )
+
+    def _commit(self, answered: _Answered | None, ahead: _Ready | None) -> list[int | None]:
+        """One transaction: the answered batch's confirmation (``sink_contacts``, refused
+        items' dead letters, the cursor) and the audit rows of the batch after the next."""
+        letters: list[int | None] = []
+        with self.units.write() as session:
+            if answered is not None:
+                (_, ticket, request_id), confirmed, refused = answered
+                name = self.target.name
+                record_confirmed(session, name, confirmed, now=utcnow())
+                letters = record_refused(
+                    session, self.runtime.vault, name, refused, request_id=request_id
+                )
+                advance_sink_cursor(session, name, self._capped(ticket.cover))
+            if ahead is not None:
+                self._audit(session, ahead)
+        return letters
+
+    def _start_commit(self, ahead: _Ready | None) -> None:
+        """Commit the last answer and audit ``ahead`` in a worker thread while the next call
+        is in flight."""
+        answered, self.answered = self.answered, None
+        if answered is None and ahead is None:
+            return
+
+        def commit() -> list[int | None]:
+            return self._commit(answered, ahead)
+
+        self.committing = (asyncio.ensure_future(asyncio.to_thread(commit)), answered)
+
+    async def _settle(self, *, commit_answered: bool = False) -> None:
+        """Wait for the commit in flight and account for the batch it confirmed; with
+        ``commit_answered``, also commit the last answer (the run's end)."""
+        if commit_answered and self.committing is None and self.answered is not None:
+            self._start_commit(None)
+        if self.committing is None:
+            return
+        (future, answered), self.committing = self.committing, None
+        letters = await future
+        if answered is None:
+            return
+        (batch, ticket, request_id), confirmed, refused = answered
+        key = self._capped(self.frontier.confirm(ticket))
+        if self.stored is None or key > self.stored:
+            self.stored = key
+        for planned in confirmed:
+            self.report.pushed(planned.action)
+        for (planned, reason), letter in zip(refused, letters, strict=True):
+            self.report.rejected.append(RefusedItem(planned.view.pseudonym, reason, letter))
+        self.report.batches.append(Batch(request_id, len(batch), confirmed=True))
+
     async def _send(self) -> None:
         if self.dry_run:
             return self._preview()
-        name = self.target.name
         if self.ready is None:
+            await self._settle()  # one writer at a time: the last answer lands first
+            ready = self._take()
             with self.units.write() as session:
-                self.ready = self._outgoing(session)
-        (batch, cover, request_id), self.ready = self.ready, None
+                self._audit(session, ready)
+            self.ready = ready
+        ready, self.ready = self.ready, None
+        batch, _, request_id = ready
+        ahead = self._take() if self._next_is_due() else None
+        self._start_commit(ahead)
         self._prefetch()
         try:
             results = await self._upsert(batch)
-        except _SinkFailed:
-            self.report.batches.append(Batch(request_id, len(batch), confirmed=False))
+        except BaseException as exc:
+            await self._settle()  # what the sink answered before still counts
+            if ahead is not None:  # audited, and never to be sent
+                with self.units.write() as session:
+                    withdraw_outgoing(session, ahead[2])
+            if isinstance(exc, _SinkFailed):
+                self.report.batches.append(Batch(request_id, len(batch), confirmed=False))
             raise
+        await self._settle()
         confirmed: list[Planned] = []
         refused: list[tuple[Planned, str]] = []
         for planned, result in zip(batch, results, strict=True):
@@ -256,25 +343,8 @@ class _SinkRun:
                 refused.append((planned, result.error[:900]))
             else:
                 confirmed.append(planned)
-        with self.units.write() as session:
-            record_confirmed(session, name, confirmed, now=utcnow())
-            letters = record_refused(
-                session, self.runtime.vault, name, refused, request_id=request_id
-            )
-            key = self._capped(cover)
-            if self.stored is None or key > self.stored:
-                advance_sink_cursor(session, name, key)
-            # The next batch's audit rows ride in this commit when it is already complete
-            # (one commit per batch instead of two); its call follows this commit.
-            if len(self.frontier) >= self.target.batch_size or (self.draining and self.frontier):
-                self.ready = self._outgoing(session)
-        self.stored = key if self.stored is None or key > self.stored else self.stored
-        self.frontier.confirm(cover)
-        for planned in confirmed:
-            self.report.pushed(planned.action)
-        for (planned, reason), letter in zip(refused, letters, strict=True):
-            self.report.rejected.append(RefusedItem(planned.view.pseudonym, reason, letter))
-        self.report.batches.append(Batch(request_id, len(batch), confirmed=True))
+        self.answered = (ready, confirmed, refused)
+        self.ready = ahead
         return None
 
     async def _upsert(self, batch: Sequence[Planned]) -> list[UpsertResult]:

@@ -35,6 +35,7 @@ __all__ = [
     "record_outgoing",
     "record_refused",
     "sink_cursor",
+    "withdraw_outgoing",
 ]
 
 #: ``dead_letters.kind`` of an item a sink refused during a sync.
@@ -108,6 +109,15 @@ def record_outgoing(
     ]
     for start in range(0, len(audit), _AUDIT_CHUNK):
         session.execute(table(AuditEntry).insert(), audit[start : start + _AUDIT_CHUNK])
+
+
+def withdraw_outgoing(session: Session, request_id: str) -> None:
+    """Remove the egress audit rows of a batch audited ahead and never sent (its sink failed,
+    or the run was interrupted, while the batch before it was in flight)."""
+    audit = table(AuditEntry)
+    session.execute(
+        audit.delete().where(audit.c.request_id == request_id, audit.c.action == "egress")
+    )
 
 
 def record_confirmed(
