@@ -68,6 +68,8 @@ log = get_logger(__name__)
 #: Customers read from the feed per query (at least one batch of the sink).
 FEED_PAGE = 1000
 Sleep = Callable[[float], Awaitable[None]]
+#: Event-loop turns given to a vendor call before the worker threads start.
+_SEND_STEPS = 3
 _Page = tuple[list[FeedItem], PagePlan]
 #: A batch taken and audited (committed or committing): (batch, ticket, request id).
 _Ready = tuple[list[Planned], Taken[FeedKey], str]
@@ -253,7 +255,10 @@ class _SinkRun:
         )
 
     def _pending(self) -> bool:
-        return self.ready is not None or len(self.frontier) >= self.target.batch_size
+        """A batch can go now. A batch already audited waits until the one after it is full
+        too (the next page was read ahead during the last call), so that one's audit rows
+        commit during its call instead of before the next."""
+        return len(self.frontier) >= self.target.batch_size
 
     def _next_is_due(self) -> bool:
         """A next batch can be taken now: a full one, or the rest once the feed is drained."""
@@ -323,12 +328,19 @@ class _SinkRun:
         ready, self.ready = self.ready, None
         batch, _, request_id = ready
         ahead = self._take() if self._next_is_due() else None
-        self._start_commit(ahead)
-        self._prefetch()
+        call = asyncio.ensure_future(self._upsert(batch))
         try:
-            results = await self._upsert(batch)
+            # Let the call build and write its request before the worker threads compete with
+            # it for the interpreter lock (each switch costs the event loop up to 5 ms).
+            for _ in range(_SEND_STEPS):
+                await asyncio.sleep(0)
+            self._start_commit(ahead)
+            self._prefetch()
+            results = await call
         except BaseException as exc:
-            await self._settle()  # what the sink answered before still counts
+            call.cancel()
+            # What the sink answered before still counts, whether or not its commit started.
+            await self._settle(commit_answered=True)
             if ahead is not None:  # audited, and never to be sent
                 with self.units.write() as session:
                     withdraw_outgoing(session, ahead[2])

@@ -97,9 +97,18 @@ def _sender(settings: BrevoSettings) -> dict[str, Any] | None:
 
 def contact_attributes(view: ContactView, settings: BrevoSettings) -> dict[str, str]:
     """The view's fields under their configured Brevo attribute names (absent fields skipped)."""
+    return _attributes(view, _attribute_names(settings))
+
+
+def _attribute_names(settings: BrevoSettings) -> list[tuple[str, str]]:
+    """(view attribute, Brevo attribute) pairs, read once per batch rather than per contact."""
+    return [(field.value, attribute) for field, attribute in settings.attributes.items()]
+
+
+def _attributes(view: ContactView, names: list[tuple[str, str]]) -> dict[str, str]:
     attributes: dict[str, str] = {}
-    for customer_field, attribute in settings.attributes.items():
-        value = getattr(view, customer_field.value)
+    for field_name, attribute in names:
+        value = getattr(view, field_name)
         if value is not None:
             attributes[attribute] = value
     return attributes
@@ -144,12 +153,13 @@ def import_body(views: Sequence[ContactView], settings: BrevoSettings) -> dict[s
     Existing contacts are updated, empty values never erase Brevo's data, and the account owner
     is not emailed for every automated sync.
     """
+    names = _attribute_names(settings)
     rows: list[dict[str, Any]] = []
     for view in views:
         row: dict[str, Any] = {}
         if view.email is not None:
             row["email"] = view.email
-        row["attributes"] = {EXT_ID_ATTRIBUTE: view.pseudonym, **contact_attributes(view, settings)}
+        row["attributes"] = {EXT_ID_ATTRIBUTE: view.pseudonym, **_attributes(view, names)}
         rows.append(row)
     return {
         "jsonBody": rows,
