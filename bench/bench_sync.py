@@ -3,8 +3,9 @@
 A stub of Brevo's contact import (Starlette under uvicorn, its own process on 127.0.0.1)
 answers ``POST /v3/contacts/import`` with 202 and a process id, after ``--latency-ms``: 100 by
 default, the low end of what a vendor's bulk endpoint takes over the internet; 0 answers as
-fast as it can parse the body, which measures the hub's own CPU per contact instead. Two clients push the same N contacts to it, in batches of 500
-(the Brevo brick's ``batch_size``), one call at a time:
+fast as it can parse the body, which measures the hub's own CPU per contact instead. Two
+clients push the same N contacts to it, in batches of 500 (the Brevo brick's ``batch_size``),
+one call at a time:
 
 * raw: an ``httpx.AsyncClient`` posting import bodies built beforehand from the plain values
   (exactly the bodies the Brevo brick sends: ``plugins.brevo.payloads.import_body``);

@@ -98,10 +98,12 @@ def test_customers_read_while_a_batch_is_in_flight_extend_its_cover_not_the_curs
     frontier: Frontier[int, str] = Frontier()
     frontier.read(0, "a")
     first, first_ticket = frontier.take(1)
+    assert first == ["a"]
     frontier.read(1, None)  # skipped while "a" is in flight: handled only once "a" is
     assert frontier.safe is None
     frontier.read(2, "b")
     second, second_ticket = frontier.take(1)
+    assert second == ["b"]
     frontier.read(3, None)
     with pytest.raises(ValueError, match="order"):
         frontier.confirm(second_ticket)
