@@ -190,7 +190,8 @@ def dead_letters(
         typer.Option(
             "--kind",
             help="Only one kind: event (refused events), webhook (vendor bodies a brick could "
-            "not read), propagation (opt-outs a contact sink could not be told).",
+            "not read), propagation (opt-outs a contact sink could not be told), contact "
+            "(pulled contacts the core refused), identity_link (pulled links it refused).",
         ),
     ] = None,
     all_: Annotated[
@@ -229,6 +230,21 @@ def _replayed_line(result: ReplayResult) -> str:
         )
     if result.kind == "propagation":
         return f"dead letter #{result.id} replayed: {result.detail['brick']} told the opt-out"
+    if result.kind == "contact":
+        return (
+            f"dead letter #{result.id} replayed: contact {result.outcome} "
+            f"(customer {result.detail['customer_id']})"
+        )
+    if result.kind == "identity_link":
+        detail = result.detail
+        if result.outcome == "skipped":
+            why = ", ".join(sorted(detail["skipped"])) or "nothing new"
+            return f"dead letter #{result.id} replayed: link skipped ({why})"
+        return (
+            f"dead letter #{result.id} replayed: link applied, {detail['linked']} identifier(s) "
+            f"linked, {detail['refreshed']} renewed, {detail['merged']} merge(s), "
+            f"{detail['events_replayed']} parked event(s) replayed"
+        )
     return f"dead letter #{result.id} replayed: event {result.outcome}"
 
 
@@ -239,7 +255,8 @@ def replay(
     json_output: JsonOption = False,
 ) -> None:
     """Send a pending dead letter again after a fix: an event back through intake, a webhook
-    body through its brick's parser, an opt-out to its contact sink.
+    body through its brick's parser, an opt-out to its contact sink, a pulled contact or
+    identity link back through identity resolution.
 
     Exit 0 when replayed, 2 when still refused (the letter keeps the new reason), unknown or
     already replayed.

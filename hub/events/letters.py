@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: The kinds ``hub events replay`` knows how to send again, in listing order.
-REPLAYABLE_KINDS = ("event", "webhook", "propagation")
+REPLAYABLE_KINDS = ("event", "webhook", "propagation", "contact", "identity_link")
 
 
 class DeadLetterNotFound(Exception):
@@ -44,13 +44,16 @@ class ReplayResult:
     id: int
     status: Literal["replayed", "pending"]
     #: event: ``accepted``, ``duplicate``, ``rejected``; webhook: ``stored``, ``rejected``;
-    #: propagation: ``propagated``, ``failed``.
+    #: propagation: ``propagated``, ``failed``; contact: ``created``, ``updated``,
+    #: ``unchanged``, ``suppressed``, ``rejected``; identity_link: ``linked``, ``skipped``,
+    #: ``rejected``.
     outcome: str
     field: str | None
     reason: str | None
     event_id: int | None = None
     kind: str = "event"
-    #: webhook: the outcome and event counts; propagation: the brick told.
+    #: webhook: the outcome and event counts; propagation: the brick told; contact: the
+    #: customer id; identity_link: what the link changed.
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -2,9 +2,10 @@
 
 An ``event`` letter goes back through intake, in one transaction with the letter's new
 status: ``replayed`` when the event is now accepted (or was stored meanwhile, a duplicate),
-otherwise still ``pending`` with the new field and reason. ``webhook`` and ``propagation``
-letters have their own replays (``replay_webhook``, ``replay_propagation``); all three end the
-same way, and a replay never creates a second dead letter for the same input.
+otherwise still ``pending`` with the new field and reason. ``webhook``, ``propagation``,
+``contact`` and ``identity_link`` letters have their own replays (``replay_webhook``,
+``replay_propagation``, ``hub.events.replay_sources``); all end the same way, and a replay
+never creates a second dead letter for the same input.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub.events.letters import (
     open_letter,
 )
 from hub.events.replay_propagation import replay_propagation
+from hub.events.replay_sources import CONTACT_KIND, LINK_KIND, replay_contact, replay_link
 from hub.events.replay_webhook import replay_webhook
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
@@ -41,6 +43,10 @@ def replay_dead_letter(runtime: Runtime, letter_id: int) -> ReplayResult:
         return replay_webhook(runtime, letter)
     if letter.kind == "propagation":
         return replay_propagation(runtime, letter)
+    if letter.kind == CONTACT_KIND:
+        return replay_contact(runtime, letter_id)
+    if letter.kind == LINK_KIND:
+        return replay_link(runtime, letter_id)
     return replay_event(runtime, letter_id)
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "LinkRejection",
     "LinkReport",
     "NotALinkSource",
+    "apply_link",
     "pull_links",
 ]
 
@@ -126,7 +127,11 @@ def _apply_page(
     offset: int,
     report: LinkReport,
     stored: IntakeReport,
+    *,
+    dead_letters: bool = True,
 ) -> None:
+    """Resolve the page's links; a refused one is dead-lettered (unless ``dead_letters`` is
+    off: a replay keeps its own letter)."""
     claims: list[Claim] = []
     for index, link in enumerate(page.links, offset):
         if link.evidence is LinkEvidence.ANONYMOUS:
@@ -135,17 +140,19 @@ def _apply_page(
         group = _normalised(runtime, link, index)
         if isinstance(group, tuple):
             path, reason = group
-            letter = store_dead_letter(
-                session,
-                runtime.vault,
-                kind=DEAD_LETTER_KIND,
-                source=brick,
-                reference=link.source_event_id or f"links.{index}",
-                field=path,
-                reason=reason,
-                payload=link.model_dump(mode="json"),
-            )
-            report.rejected.append(LinkRejection(index, path, reason, letter.id))
+            letter_id = None
+            if dead_letters:
+                letter_id = store_dead_letter(
+                    session,
+                    runtime.vault,
+                    kind=DEAD_LETTER_KIND,
+                    source=brick,
+                    reference=link.source_event_id or f"links.{index}",
+                    field=path,
+                    reason=reason,
+                    payload=link.model_dump(mode="json"),
+                ).id
+            report.rejected.append(LinkRejection(index, path, reason, letter_id))
             continue
         claims.append(
             Claim.linked(
@@ -174,6 +181,17 @@ def _count(report: LinkReport, result: Resolution) -> None:
     report.merged += len(result.merges)
     if not (result.new_identifiers or result.refreshed or result.merges):
         report.skipped["already known"] += 1
+
+
+def apply_link(
+    session: Session, runtime: Runtime, brick: str, link: IdentityLink, stored: IntakeReport
+) -> LinkReport:
+    """One link, as a pull would apply it, in the caller's transaction, writing no dead
+    letter (``hub events replay`` of an ``identity_link`` letter)."""
+    report = LinkReport(brick=brick, links=1)
+    page = IdentityLinkPage(links=[link], next_cursor=None)
+    _apply_page(session, runtime, brick, page, 0, report, stored, dead_letters=False)
+    return report
 
 
 def _store_page(
