@@ -54,8 +54,8 @@ def _customer_ids(
                 found = find_customer(session, runtime.identity, email=email, phone=phone)
             except CustomerNotFound as exc:
                 fail(f"{given[0]}: {exc}")
-            except ValueError as exc:
-                fail(f"{given[0]}: {exc}")
+            except ValueError as exc:  # names the option already
+                fail(str(exc))
         return sorted(absorbed_into(session, [found]))
 
 

@@ -17,8 +17,9 @@ from typing import Annotated, Any
 import typer
 
 from hub.cli.output import EXIT_VENDOR, emit_json, fail, stderr, stdout
+from hub.contacts.lookup import CustomerNotFound, find_customer
 from hub.erasure.export import export_person
-from hub.erasure.forget import ForgetReport, PersonNotFound, find_person, forget, resume
+from hub.erasure.forget import ForgetReport, forget, resume
 from hub.erasure.local import NOT_APPLICABLE
 from hub.erasure.objection import ObjectionRefused, object_to
 from hub.erasure.remote import DONE, FAILED, StepResult
@@ -38,10 +39,10 @@ def _person(runtime: Runtime, customer_id: str | None, email: str | None,
             phone: str | None) -> str:
     with session_scope(runtime.ready_engine()) as session:
         try:
-            return find_person(
+            return find_customer(
                 session, runtime.identity, customer_id=customer_id, email=email, phone=phone
             )
-        except (PersonNotFound, ValueError) as exc:
+        except (CustomerNotFound, ValueError) as exc:
             fail(str(exc))
 
 

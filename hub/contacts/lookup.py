@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from contracts import CustomerField, Identifier, IdentifierKind
 from hub.consent import current_consents
+from hub.erasure.state import suppressed_digests
 from hub.identity.normalize import InvalidIdentifier
 from hub.identity.service import IdentityService
 from hub.storage.models import BrickPseudonym, Customer
@@ -27,6 +28,9 @@ def find_customer(
     email: str | None = None,
     phone: str | None = None,
 ) -> str:
+    """The customer named by exactly one of id, email or phone; raises ``ValueError`` (a bad
+    option, naming it) or ``CustomerNotFound`` (saying when the address is suppressed: its
+    person was erased earlier)."""
     given = [v for v in (customer_id, email, phone) if v]
     if len(given) != 1:
         raise ValueError("give exactly one of CUSTOMER_ID, --email or --phone")
@@ -35,11 +39,15 @@ def find_customer(
             raise CustomerNotFound("no customer with this id")
         return customer_id
     kind = IdentifierKind.EMAIL if email else IdentifierKind.PHONE
+    identifier = Identifier(kind=kind, value=email or phone or "")
     try:
-        found = identity.find(session, Identifier(kind=kind, value=email or phone or ""))
+        found = identity.find(session, identifier)
+        digest = identity.normalise(identifier).digest
     except InvalidIdentifier as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(f"--{kind.value}: {exc}") from None
     if found is None:
+        if suppressed_digests(session, [digest]):
+            raise CustomerNotFound(f"this {kind.value} belongs to a person erased earlier")
         raise CustomerNotFound(f"no customer with this {kind.value}")
     return found
 

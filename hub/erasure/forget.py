@@ -16,20 +16,17 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from contracts import Identifier, IdentifierKind
 from hub.audit import current_actor
 from hub.erasure.local import erase_locally, family_of
 from hub.erasure.remote import FAILED, PENDING, StepResult, load_steps, run_steps
 from hub.erasure.remote import settle_requests as settle
-from hub.erasure.state import ERASE_ACTION, ERASED, suppressed_digests
-from hub.identity.normalize import InvalidIdentifier
-from hub.identity.service import IdentityService
+from hub.erasure.state import ERASE_ACTION, ERASED
 from hub.runtime import Runtime
 from hub.storage.db import session_scope
 from hub.storage.models import Customer, ErasureRequest
 from hub.storage.types import utcnow
 
-__all__ = ["ForgetReport", "PersonNotFound", "find_person", "forget", "resume"]
+__all__ = ["ForgetReport", "PersonNotFound", "forget", "resume"]
 
 
 class PersonNotFound(LookupError):
@@ -66,37 +63,6 @@ class ForgetReport:
             "steps": [s.as_dict() for s in self.steps],
             "complete": self.complete,
         }
-
-
-def find_person(
-    session: Session,
-    identity: IdentityService,
-    *,
-    customer_id: str | None = None,
-    email: str | None = None,
-    phone: str | None = None,
-) -> str:
-    """The customer named by exactly one of id, email or phone; raises ``ValueError`` (bad
-    option) or ``PersonNotFound`` (saying when the address is suppressed: erased before)."""
-    given = [v for v in (customer_id, email, phone) if v]
-    if len(given) != 1:
-        raise ValueError("give exactly one of CUSTOMER_ID, --email or --phone")
-    if customer_id:
-        if session.get(Customer, customer_id) is None:
-            raise PersonNotFound("no customer with this id")
-        return customer_id
-    kind = IdentifierKind.EMAIL if email else IdentifierKind.PHONE
-    identifier = Identifier(kind=kind, value=email or phone or "")
-    try:
-        found = identity.find(session, identifier)
-        digest = identity.normalise(identifier).digest
-    except InvalidIdentifier as exc:
-        raise ValueError(f"--{kind.value}: {exc}") from None
-    if found is None:
-        if suppressed_digests(session, [digest]):
-            raise PersonNotFound(f"this {kind.value} belongs to a person erased earlier")
-        raise PersonNotFound(f"no customer with this {kind.value}")
-    return found
 
 
 def _earlier(session: Session, customers: list[str]) -> dict[str, int]:

@@ -236,6 +236,11 @@ def test_unknown_people_and_bad_options_exit_2(hub: Hub) -> None:
     assert hub.cli("contacts", "forget", "--phone", ADA["phone"]).code == 0
     gone = hub.cli("contacts", "forget", "--phone", "06 12 34 56 78")
     assert gone.code == 2 and "erased earlier" in gone.err
+    # Every command that looks a person up says so, not just forget.
+    shown = hub.cli("contacts", "show", "--email", ADA["email"])
+    assert shown.code == 2 and "this email belongs to a person erased earlier" in shown.err
+    bad = hub.cli("contacts", "forget", "--email", "not an email")
+    assert "--email:" in bad.err
 
 
 def test_suppressions_hold_the_identifier_digests(hub: Hub) -> None:
