@@ -5,7 +5,8 @@ instead of building SQLAlchemy Core statements per call: building, cache-keying 
 them cost ~60 us a statement on SQLite, more than the query itself (``docs/benchmarks.md``).
 The statements are written once, with ``:name`` parameters turned into the driver's style, and
 timestamps go through ``UTCDateTime``'s own processors, so the rows are the ones Core would
-write. Every read is keyed by customer id, each one an index search (``ix_ledger_customer_at``).
+write. Every read is keyed by customer id, each one an index search (the ledger's rows from
+``ix_ledger_customer_cover`` alone: it covers every column a decision reads).
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ __all__ = [
 ]
 
 # One statement per decision, keyed by customer id: the customer's time zone and the contacts
-# that can count (index ix_ledger_customer_at: customer_id, at range), then, in the same round
-# trip, the customer's events that exclusion rules read (ix_events_customer_type). A customer
-# without any such contact still gives one row, with NULLs (LEFT JOIN); event rows come after,
-# marked by ``e`` in the first column. The status list is COUNTING, spelt out.
+# that can count (covering index ix_ledger_customer_cover: customer_id, at range), then, in the
+# same round trip, the customer's events that exclusion rules read (ix_events_customer_type).
+# A customer without any such contact still gives one row, with NULLs (LEFT JOIN); event rows
+# come after, marked by ``e`` in the first column. The status list is COUNTING, spelt out.
 HISTORY = """
 SELECT NULL AS e, c.time_zone, l.at, l.channel, l.scenario, l.kind, l.weight, l.status
 FROM customers AS c

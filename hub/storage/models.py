@@ -60,6 +60,8 @@ class Customer(SQLModel, table=True):
         Index("ix_customers_merged_into", "merged_into"),
         # The change feed of contact sync walks (updated_at, id) from each sink's cursor.
         Index("ix_customers_updated", "updated_at", "id"),
+        # The campaign plan reads the zone of each candidate customer from the index alone.
+        Index("ix_customers_zone", "id", "time_zone"),
     )
 
     id: str = Field(primary_key=True, max_length=40)
@@ -218,7 +220,19 @@ class LedgerEntry(SQLModel, table=True):
 
     __tablename__ = "pressure_ledger"
     __table_args__ = (
-        Index("ix_ledger_customer_at", "customer_id", "at"),
+        # Covering: every pressure read (a decision's history, the plan's ledger pass) is
+        # answered from the index, without a table lookup per row (migration 0009).
+        Index(
+            "ix_ledger_customer_cover",
+            "customer_id",
+            "at",
+            "status",
+            "expires_at",
+            "kind",
+            "channel",
+            "scenario",
+            "weight",
+        ),
         Index(
             "ix_ledger_status_expiry",
             "status",
