@@ -19,10 +19,9 @@ import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +40,7 @@ from contracts import (
 from hub.audit import record_audit
 from hub.config import ConfiguredBrick
 from hub.consent import record_consents
+from hub.coroutines import run_coroutine
 from hub.dead_letters import store_dead_letter
 from hub.egress import BrickNotEnabled, build_view
 from hub.logs import get_logger
@@ -53,7 +53,6 @@ from hub.storage.types import utcnow
 __all__ = ["OutcomeReport", "Revocation", "record_outcomes", "tell_sink"]
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -326,7 +325,7 @@ def tell_sink(
             await sink.aclose()
 
     try:
-        results = _run(upsert())
+        results = run_coroutine(upsert())
     except BrickError as exc:
         return f"{type(exc).__name__}: {exc.message}"[:1000]
     except Exception as exc:  # a broken plugin must not undo the consent change
@@ -338,12 +337,3 @@ def tell_sink(
         return f"refused by {configured.name}: {error}"[:1000]
     return None
 
-
-def _run(coroutine: Awaitable[T]) -> T:
-    """Run a coroutine from synchronous code, even when this thread already runs a loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)  # type: ignore[arg-type]
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()  # type: ignore[arg-type]

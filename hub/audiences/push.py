@@ -134,9 +134,11 @@ async def push_audience(
     at: datetime | None = None,
     dry_run: bool = False,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    dead_letter: bool = True,
 ) -> PushReport:
     """Compute and push; raises ``AudienceError`` before anything leaves, or the brick's error
-    once the core's retries are spent (dead-lettered; pushing again re-sends the membership)."""
+    once the core's retries are spent (dead-lettered, unless ``dead_letter`` is off: a replay
+    keeps its own letter; pushing again re-sends the membership)."""
     definition = runtime.settings.audiences.get(name)
     if definition is None:
         known = ", ".join(sorted(runtime.settings.audiences)) or "none"
@@ -189,15 +191,16 @@ async def push_audience(
         with session_scope(runtime.engine) as session:
             # Part of the membership may have reached the vendor before it failed.
             _audit(session, report, members, definition.purpose.value)
-            store_dead_letter(
-                session,
-                runtime.vault,
-                kind=DEAD_LETTER_KIND,
-                source=brick,
-                reference=f"{name}:{report.request_id}",
-                reason=f"{type(exc).__name__}: {exc}"[:1000],
-                payload={"audience": name, "brick": brick, "members": len(members)},
-            )
+            if dead_letter:
+                store_dead_letter(
+                    session,
+                    runtime.vault,
+                    kind=DEAD_LETTER_KIND,
+                    source=brick,
+                    reference=f"{name}:{report.request_id}",
+                    reason=f"{type(exc).__name__}: {exc}"[:1000],
+                    payload={"audience": name, "brick": brick, "members": len(members)},
+                )
         raise
     with session_scope(runtime.engine) as session:
         _audit(session, report, members, definition.purpose.value)

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hub.cli.output import EXIT_INVALID, emit_json, fail, stderr, stdout
+from hub.cli.output import EXIT_INVALID, EXIT_VENDOR, emit_json, fail, stderr, stdout
 from hub.cli.sources import exit_if_rejected, read_source, rejection_rows
 from hub.dead_letters import store_dead_letter
 from hub.events.intake import BATCH_SIZE, DEAD_LETTER_KIND, ingest_events
@@ -191,7 +191,8 @@ def dead_letters(
             "--kind",
             help="Only one kind: event (refused events), webhook (vendor bodies a brick could "
             "not read), propagation (opt-outs a contact sink could not be told), contact "
-            "(pulled contacts the core refused), identity_link (pulled links it refused).",
+            "(pulled contacts the core refused), identity_link (pulled links it refused), "
+            "audience_push (audiences a sink could not take).",
         ),
     ] = None,
     all_: Annotated[
@@ -230,6 +231,13 @@ def _replayed_line(result: ReplayResult) -> str:
         )
     if result.kind == "propagation":
         return f"dead letter #{result.id} replayed: {result.detail['brick']} told the opt-out"
+    if result.kind == "audience_push":
+        detail = result.detail
+        return (
+            f"dead letter #{result.id} replayed: audience {detail['audience']} pushed to "
+            f"{detail['brick']}, {detail['members']} member(s), {detail['with_cookies']} with "
+            "cookies"
+        )
     if result.kind == "contact":
         return (
             f"dead letter #{result.id} replayed: contact {result.outcome} "
@@ -256,10 +264,10 @@ def replay(
 ) -> None:
     """Send a pending dead letter again after a fix: an event back through intake, a webhook
     body through its brick's parser, an opt-out to its contact sink, a pulled contact or
-    identity link back through identity resolution.
+    identity link back through identity resolution, an audience to its sink.
 
     Exit 0 when replayed, 2 when still refused (the letter keeps the new reason), unknown or
-    already replayed.
+    already replayed, 4 when the vendor still fails after the core's retries.
     """
     runtime = ctx.obj.runtime()
     runtime.ready_engine()
@@ -289,4 +297,4 @@ def replay(
     if result.status != "replayed":
         field = f"{result.field}: " if result.field else ""
         stderr.print(f"{field}{result.reason}", markup=False)
-        raise typer.Exit(EXIT_INVALID)
+        raise typer.Exit(EXIT_VENDOR if result.vendor_failed else EXIT_INVALID)

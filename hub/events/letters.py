@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 #: The kinds ``hub events replay`` knows how to send again, in listing order.
-REPLAYABLE_KINDS = ("event", "webhook", "propagation", "contact", "identity_link")
+REPLAYABLE_KINDS = (
+    "event", "webhook", "propagation", "contact", "identity_link", "audience_push"
+)
 
 
 class DeadLetterNotFound(Exception):
@@ -46,14 +48,17 @@ class ReplayResult:
     #: event: ``accepted``, ``duplicate``, ``rejected``; webhook: ``stored``, ``rejected``;
     #: propagation: ``propagated``, ``failed``; contact: ``created``, ``updated``,
     #: ``unchanged``, ``suppressed``, ``rejected``; identity_link: ``linked``, ``skipped``,
-    #: ``rejected``.
+    #: ``rejected``; audience_push: ``pushed``, ``failed``.
     outcome: str
     field: str | None
     reason: str | None
     event_id: int | None = None
     kind: str = "event"
+    #: Still pending because the vendor failed after the core's retries (the CLI exits 4).
+    vendor_failed: bool = False
     #: webhook: the outcome and event counts; propagation: the brick told; contact: the
-    #: customer id; identity_link: what the link changed.
+    #: customer id; identity_link: what the link changed; audience_push: the audience, the
+    #: brick and, once pushed, the member counts.
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -3,9 +3,10 @@
 An ``event`` letter goes back through intake, in one transaction with the letter's new
 status: ``replayed`` when the event is now accepted (or was stored meanwhile, a duplicate),
 otherwise still ``pending`` with the new field and reason. ``webhook``, ``propagation``,
-``contact`` and ``identity_link`` letters have their own replays (``replay_webhook``,
-``replay_propagation``, ``hub.events.replay_sources``); all end the same way, and a replay
-never creates a second dead letter for the same input.
+``contact``, ``identity_link`` and ``audience_push`` letters have their own replays
+(``replay_webhook``, ``replay_propagation``, ``hub.events.replay_sources``,
+``replay_audience``); all end the same way, and a replay never creates a second dead letter
+for the same input.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hub.events.letters import (
     check_pending,
     open_letter,
 )
+from hub.events.replay_audience import replay_audience
 from hub.events.replay_propagation import replay_propagation
 from hub.events.replay_sources import CONTACT_KIND, LINK_KIND, replay_contact, replay_link
 from hub.events.replay_webhook import replay_webhook
@@ -47,6 +49,8 @@ def replay_dead_letter(runtime: Runtime, letter_id: int) -> ReplayResult:
         return replay_contact(runtime, letter_id)
     if letter.kind == LINK_KIND:
         return replay_link(runtime, letter_id)
+    if letter.kind == "audience_push":
+        return replay_audience(runtime, letter)
     return replay_event(runtime, letter_id)
 
 

@@ -243,3 +243,37 @@ def test_cookies_matched_on_a_verified_login_travel_with_the_member(dmp):
             select(AuditEntry).where(AuditEntry.brick == "dmp").order_by(AuditEntry.id)
         )
         assert [row.fields for row in rows] == ["audience,cookie_ids", "audience"]
+
+
+def test_a_failed_push_is_replayed_with_todays_members_and_no_second_letter(
+    dmp, run_cli, monkeypatch
+):
+    inst, _ = dmp
+    Dmp.failures = [Retryable("down")] * 20
+    monkeypatch.setattr(hub.cli.main, "build_plugin_host", lambda **_: _host())
+
+    def cli(*args: str):
+        return run_cli("-c", str(inst.config), *args)
+
+    assert cli("audiences", "push", "big-spenders-cycling", "--to", "dmp").code == 4
+    listed = cli("events", "dead-letters", "--kind", "audience_push", "--json")
+    [letter] = json.loads(listed.out)
+
+    still = cli("events", "replay", str(letter["id"]), "--json")
+    assert still.code == 4  # the vendor still fails after the core's retries
+    body = json.loads(still.out)
+    assert (body["kind"], body["status"], body["outcome"], body["field"]) == (
+        "audience_push", "pending", "failed", "brick"
+    )
+    assert "Retryable" in still.err and Dmp.pushed == []
+
+    Dmp.failures = []
+    today = json.loads(cli("audiences", "show", "big-spenders-cycling", "--json").out)["members"]
+    done = cli("events", "replay", str(letter["id"]))
+    assert done.code == 0, done.err
+    assert f"audience big-spenders-cycling pushed to dmp, {today} member(s)" in done.out
+    assert [len(members) for _, members in Dmp.pushed] == [today]
+    after = cli("events", "dead-letters", "--all", "--kind", "audience_push", "--json")
+    assert [(row["id"], row["status"]) for row in json.loads(after.out)] == [
+        (letter["id"], "replayed")
+    ]
