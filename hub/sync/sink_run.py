@@ -165,9 +165,27 @@ class SinkRun:
         finally:
             if self.next_page is not None:  # let a read in flight finish before moving on
                 await asyncio.wait([self.next_page])
+            if self.answered is not None or self.ready is not None:
+                await self._interrupted()
         self.report.cursor = encode_cursor(self.stored)
         self.progress.finish(self.report)
         return self.report
+
+    async def _interrupted(self) -> None:
+        """Stopped between two calls (a Ctrl-C while a page is read): the last answer is
+        still confirmed, and the batch audited for the next call, which will not happen now,
+        has its audit rows withdrawn (the next run sends those people under a new id)."""
+        try:
+            await self._settle(commit_answered=True)
+            if self.ready is not None:
+                with self.units.write() as session:
+                    withdraw_outgoing(session, self.ready[2])
+                self.ready = None
+        except Exception as exc:  # the interruption matters more: at worst a batch is re-sent
+            log.warning(
+                "sync state not stored on interruption", sink=self.target.name,
+                error=type(exc).__name__,
+            )
 
     def _read(self, after: FeedKey | None) -> _Page | None:
         """The next feed page and what to do with it (a few queries, no write)."""
