@@ -12,9 +12,11 @@ cursor does not move (the pull went past the record long ago).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 
 from contracts import Contact, IdentityLink
 from hub.contacts.apply import ContactRejected, apply_contacts
@@ -31,7 +33,9 @@ from hub.storage.types import utcnow
 
 __all__ = ["CONTACT_KIND", "LINK_KIND", "replay_contact", "replay_link"]
 
+#: (outcome, field, reason, detail) of one replay.
 _Outcome = tuple[str, str | None, str | None, dict[str, Any]]
+M = TypeVar("M", bound=BaseModel)
 
 
 def _invalid(exc: ValidationError) -> tuple[str, str]:
@@ -40,16 +44,30 @@ def _invalid(exc: ValidationError) -> tuple[str, str]:
     return ".".join(str(part) for part in first["loc"]) or "record", first["msg"]
 
 
-def _settle(letter: DeadLetter, outcome: str, field: str | None, reason: str | None) -> None:
-    if outcome == "rejected":
-        letter.field = field[:128] if field else None
-        letter.reason = (reason or "")[:1000]
-    else:
-        letter.status = "replayed"
-
-
-def _result(letter_id: int, kind: str, outcome: _Outcome) -> ReplayResult:
-    status, field, reason, detail = outcome
+def _replay(
+    runtime: Runtime,
+    letter_id: int,
+    kind: str,
+    model: type[M],
+    apply: Callable[[Session, DeadLetter, M], _Outcome],
+) -> ReplayResult:
+    """Open the pending letter, parse its record and ``apply`` it, then settle the letter, all
+    in one transaction: ``replayed``, or still ``pending`` with the new field and reason."""
+    with session_scope(runtime.ready_engine()) as session:
+        letter = check_pending(session, letter_id, kind)
+        try:
+            record = model.model_validate(open_payload(runtime.vault, letter))
+        except ValidationError as exc:
+            outcome: _Outcome = ("rejected", *_invalid(exc), {})
+        else:
+            outcome = apply(session, letter, record)
+        status, field, reason, detail = outcome
+        if status == "rejected":
+            letter.field = field[:128] if field else None
+            letter.reason = (reason or "")[:1000]
+        else:
+            letter.status = "replayed"
+        session.add(letter)
     return ReplayResult(
         letter_id,
         "pending" if status == "rejected" else "replayed",
@@ -64,24 +82,17 @@ def _result(letter_id: int, kind: str, outcome: _Outcome) -> ReplayResult:
 def replay_contact(runtime: Runtime, letter_id: int) -> ReplayResult:
     """Apply a refused contact again; outcome ``created``, ``updated``, ``unchanged``,
     ``suppressed`` (an erased person's contact point) or ``rejected``."""
-    with session_scope(runtime.ready_engine()) as session:
-        letter = check_pending(session, letter_id, CONTACT_KIND)
-        try:
-            contact = Contact.model_validate(open_payload(runtime.vault, letter))
-        except ValidationError as exc:
-            outcome: _Outcome = ("rejected", *_invalid(exc), {})
-        else:
-            [applied] = apply_contacts(
-                session, runtime.identity, [contact], source=letter.source, now=utcnow()
-            )
-            if isinstance(applied, ContactRejected):
-                outcome = ("rejected", applied.field, applied.reason, {})
-            else:
-                status = "suppressed" if applied.suppressed else applied.status
-                outcome = (status, None, None, {"customer_id": applied.customer_id})
-        _settle(letter, outcome[0], outcome[1], outcome[2])
-        session.add(letter)
-    return _result(letter_id, CONTACT_KIND, outcome)
+
+    def apply(session: Session, letter: DeadLetter, contact: Contact) -> _Outcome:
+        [applied] = apply_contacts(
+            session, runtime.identity, [contact], source=letter.source, now=utcnow()
+        )
+        if isinstance(applied, ContactRejected):
+            return ("rejected", applied.field, applied.reason, {})
+        status = "suppressed" if applied.suppressed else applied.status
+        return (status, None, None, {"customer_id": applied.customer_id})
+
+    return _replay(runtime, letter_id, CONTACT_KIND, Contact, apply)
 
 
 def replay_link(runtime: Runtime, letter_id: int) -> ReplayResult:
@@ -89,29 +100,22 @@ def replay_link(runtime: Runtime, letter_id: int) -> ReplayResult:
     renewed or customers merged), ``skipped`` (with why, as a pull counts it) or
     ``rejected``. Anonymous events parked under a cookie it links are replayed too."""
     stored = IntakeReport()
-    with session_scope(runtime.ready_engine()) as session:
-        letter = check_pending(session, letter_id, LINK_KIND)
-        try:
-            link = IdentityLink.model_validate(open_payload(runtime.vault, letter))
-        except ValidationError as exc:
-            outcome: _Outcome = ("rejected", *_invalid(exc), {})
-        else:
-            report = apply_link(session, runtime, letter.source, link, stored)
-            if report.rejected:
-                [refused] = report.rejected
-                field = refused.field.removeprefix("links.0.")
-                outcome = ("rejected", field, refused.reason, {})
-            else:
-                detail = {
-                    "linked": report.linked,
-                    "refreshed": report.refreshed,
-                    "merged": report.merged,
-                    "skipped": dict(report.skipped),
-                    "events_replayed": report.replayed,
-                }
-                changed = report.linked or report.refreshed or report.merged
-                outcome = ("linked" if changed else "skipped", None, None, detail)
-        _settle(letter, outcome[0], outcome[1], outcome[2])
-        session.add(letter)
+
+    def apply(session: Session, letter: DeadLetter, link: IdentityLink) -> _Outcome:
+        report = apply_link(session, runtime, letter.source, link, stored)
+        if report.rejected:
+            [refused] = report.rejected
+            return ("rejected", refused.field.removeprefix("links.0."), refused.reason, {})
+        detail = {
+            "linked": report.linked,
+            "refreshed": report.refreshed,
+            "merged": report.merged,
+            "skipped": dict(report.skipped),
+            "events_replayed": report.replayed,
+        }
+        changed = report.linked or report.refreshed or report.merged
+        return ("linked" if changed else "skipped", None, None, detail)
+
+    result = _replay(runtime, letter_id, LINK_KIND, IdentityLink, apply)
     notify_stored(runtime, stored)
-    return _result(letter_id, LINK_KIND, outcome)
+    return result
