@@ -26,6 +26,7 @@ __all__ = [
     "Letter",
     "ReplayResult",
     "check_pending",
+    "mark",
     "open_letter",
     "replayable_letters",
     "settle",
@@ -117,6 +118,16 @@ def check_pending(session: Session, letter_id: int, kind: str | None = None) -> 
     if kind is not None and letter.kind != kind:
         raise DeadLetterNotFound(f"dead letter #{letter_id} is not of kind {kind!r}")
     return letter
+
+
+def mark(letter: DeadLetter, *, replayed: bool, field: str | None, reason: str | None) -> None:
+    """In the caller's transaction (the letter locked by ``check_pending``): ``replayed``, or
+    still pending with the new field and reason."""
+    if replayed:
+        letter.status = "replayed"
+    else:
+        letter.field = field[:128] if field else None
+        letter.reason = (reason or "")[:1000]
 
 
 def settle(

@@ -21,6 +21,7 @@ from hub.events.letters import (
     DeadLetterNotFound,
     ReplayResult,
     check_pending,
+    mark,
     open_letter,
 )
 from hub.events.replay_audience import replay_audience
@@ -88,11 +89,7 @@ def replay_event(runtime: Runtime, letter_id: int) -> ReplayResult:
             else:
                 field, reason = None, None
                 outcome = "accepted" if report.accepted else "duplicate"
-        if outcome == "rejected":
-            letter.field = field[:128] if field else None
-            letter.reason = (reason or "")[:1000]
-        else:
-            letter.status = "replayed"
+        mark(letter, replayed=outcome != "rejected", field=field, reason=reason)
         session.add(letter)
     notify_stored(runtime, report)
     return ReplayResult(

@@ -23,7 +23,7 @@ from hub.contacts.apply import ContactRejected, apply_contacts
 from hub.contacts.pull import DEAD_LETTER_KIND as CONTACT_KIND
 from hub.dead_letters import open_payload
 from hub.events.intake import IntakeReport, notify_stored
-from hub.events.letters import ReplayResult, check_pending
+from hub.events.letters import ReplayResult, check_pending, mark
 from hub.identity.links import DEAD_LETTER_KIND as LINK_KIND
 from hub.identity.links import apply_link
 from hub.runtime import Runtime
@@ -62,11 +62,7 @@ def _replay(
         else:
             outcome = apply(session, letter, record)
         status, field, reason, detail = outcome
-        if status == "rejected":
-            letter.field = field[:128] if field else None
-            letter.reason = (reason or "")[:1000]
-        else:
-            letter.status = "replayed"
+        mark(letter, replayed=status != "rejected", field=field, reason=reason)
         session.add(letter)
     return ReplayResult(
         letter_id,
